@@ -1,0 +1,233 @@
+"""The rules of NODES.md §5 that look at the whole graph, with networkx."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from engine.flow.model import Edge, Flow
+from engine.flow.validate.issues import Issue, error, warning
+from engine.flow.validate.node_checks import NodeFacts
+
+
+@dataclass
+class Graph:
+    """The flow as a DiGraph of valid edges, plus facts the rules share."""
+
+    flow: Flow
+    facts: Mapping[str, NodeFacts]
+    digraph: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
+    issues: list[Issue] = field(default_factory=list)
+
+
+def duplicate_ids(flow: Flow) -> Iterator[Issue]:
+    for kind, items in (("node", flow.nodes), ("edge", flow.edges), ("note", flow.notes)):
+        counts = Counter(item.id for item in items)
+        for item_id, count in counts.items():
+            if count > 1:
+                where = (
+                    {"node_id": item_id}
+                    if kind == "node"
+                    else ({"edge_id": item_id} if kind == "edge" else {})
+                )
+                yield error(
+                    f"{kind}.duplicate_id", f"{count} {kind}s have the id '{item_id}'", **where
+                )
+
+
+def _edge_issue(graph: Graph, edge: Edge) -> Issue | None:
+    facts = graph.facts
+    for end, node_id in (("starts", edge.source), ("ends", edge.target)):
+        if node_id not in facts:
+            return error(
+                "edge.unknown_node",
+                f"the edge {end} at '{node_id}', which does not exist",
+                edge_id=edge.id,
+            )
+    source, target = facts[edge.source], facts[edge.target]
+    node_type = graph.flow.node_map[edge.target].type
+    if node_type in ("trigger", "error_handler"):
+        kind = "a trigger" if node_type == "trigger" else "an error handler"
+        return error(
+            f"edge.into_{node_type}",
+            f"'{edge.target}' is {kind}; no edge may enter it",
+            node_id=edge.target,
+            edge_id=edge.id,
+        )
+    if source.outputs and edge.handle not in source.outputs:
+        handles = ", ".join(sorted(source.outputs))
+        return error(
+            "edge.unknown_handle",
+            f"'{edge.source}' has no handle '{edge.handle}' (it has: {handles})",
+            node_id=edge.source,
+            edge_id=edge.id,
+        )
+    if edge.source == edge.target:
+        return error(
+            "graph.cycle",
+            f"the edge loops from '{edge.source}' to itself",
+            node_id=edge.source,
+            edge_id=edge.id,
+        )
+    return None
+
+
+def build(flow: Flow, facts: Mapping[str, NodeFacts]) -> Graph:
+    graph = Graph(flow, facts)
+    graph.digraph.add_nodes_from(facts)
+    seen: set[tuple[str, str, str]] = set()
+    for edge in flow.edges:
+        issue = _edge_issue(graph, edge)
+        if issue is not None:
+            graph.issues.append(issue)
+            continue
+        key = (edge.source, edge.handle, edge.target)
+        if key in seen:
+            graph.issues.append(
+                warning(
+                    "edge.duplicate",
+                    f"another edge already joins '{edge.source}'.{edge.handle} to '{edge.target}'",
+                    edge_id=edge.id,
+                )
+            )
+            continue
+        seen.add(key)
+        graph.digraph.add_edge(edge.source, edge.target, key=edge.id, handle=edge.handle)
+    return graph
+
+
+def cycles(graph: Graph) -> list[Issue]:
+    found = []
+    for component in nx.strongly_connected_components(graph.digraph):
+        if len(component) > 1:
+            cycle = nx.find_cycle(graph.digraph.subgraph(component))
+            path = [u for u, *_ in cycle] + [cycle[0][0]]
+            found.append(
+                error(
+                    "graph.cycle", "edges form a cycle: " + " → ".join(path), node_id=min(component)
+                )
+            )
+    return found
+
+
+def start_nodes(graph: Graph) -> list[str]:
+    return [n.id for n in graph.flow.node_map.values() if n.type in ("trigger", "error_handler")]
+
+
+def reachability(graph: Graph) -> Iterator[Issue]:
+    flow = graph.flow
+    if not any(n.type == "trigger" for n in flow.nodes):
+        yield error("flow.no_trigger", "the flow has no trigger, so nothing can start it")
+    reached: set[str] = set()
+    for start in start_nodes(graph):
+        if start not in reached:
+            reached.add(start)
+            reached |= nx.descendants(graph.digraph, start)
+    for node_id, facts in graph.facts.items():
+        if node_id not in reached and facts.has_input:
+            yield warning(
+                "node.unreachable",
+                f"no trigger reaches '{node_id}'; it never runs",
+                node_id=node_id,
+            )
+
+
+def scopes(graph: Graph) -> tuple[dict[str, frozenset[str]], list[Issue]]:
+    """Members of every scope, keyed `owner:handle`, and edges that cross a scope boundary."""
+    members: dict[str, frozenset[str]] = {}
+    issues: list[Issue] = []
+    digraph = graph.digraph
+    for owner, facts in graph.facts.items():
+        for handle in facts.scope_handles:
+            entries = [v for _, v, h in digraph.out_edges(owner, data="handle") if h == handle]
+            inside: set[str] = set(entries)
+            for entry in entries:
+                inside |= nx.descendants(digraph, entry)
+            members[f"{owner}:{handle}"] = frozenset(inside)
+            for u, v, key, h in digraph.in_edges(inside, keys=True, data="handle"):
+                if u in inside or (u == owner and h == handle):
+                    continue
+                issues.append(
+                    error(
+                        "scope.crossing",
+                        f"'{v}' is inside the '{handle}' scope of '{owner}' but is also entered "
+                        f"from '{u}'.{h}; a scope is entered only through its handle",
+                        node_id=v,
+                        edge_id=str(key),
+                    )
+                )
+    return members, issues
+
+
+def _ancestor_masks(graph: Graph) -> tuple[dict[str, int], dict[str, int]]:
+    """Each node's ancestors as a bit mask, in topological order (the graph is acyclic)."""
+    digraph = graph.digraph
+    order = list(nx.topological_sort(digraph))
+    bit = {node_id: 1 << i for i, node_id in enumerate(order)}
+    masks: dict[str, int] = {}
+    for node_id in order:
+        mask = 0
+        for pred in digraph.predecessors(node_id):
+            mask |= masks[pred] | bit[pred]
+        masks[node_id] = mask
+    return bit, masks
+
+
+def references(graph: Graph, scope_members: Mapping[str, frozenset[str]]) -> Iterator[Issue]:
+    """`nodes.X` must run before the node; `vars.X` must be set by something that does."""
+    bit, ancestors = _ancestor_masks(graph)
+    setters: dict[str, list[tuple[int, frozenset[str] | None]]] = {}
+    for node_id, facts in graph.facts.items():
+        node = graph.flow.node_map[node_id]
+        scoped = set(facts.variables) if node.type == "loop" else set()
+        for name in facts.variables:
+            # Loop variables exist only inside the loop body.
+            body = scope_members.get(f"{node_id}:body") if name in scoped else None
+            setters.setdefault(name, []).append((bit[node_id], body))
+    for node_id, facts in graph.facts.items():
+        mask = ancestors[node_id]
+        for path, refs in facts.references:
+            for name in sorted(refs.nodes):
+                if name not in bit:
+                    yield error(
+                        "expr.unknown_node",
+                        f"nodes.{name}: there is no node '{name}'",
+                        node_id=node_id,
+                        field=path,
+                    )
+                elif not bit[name] & mask:
+                    yield error(
+                        "expr.not_upstream",
+                        f"nodes.{name}: '{name}' does not run before '{node_id}'",
+                        node_id=node_id,
+                        field=path,
+                    )
+            for name in sorted(refs.vars):
+                if not any(
+                    b & mask and (body is None or node_id in body)
+                    for b, body in setters.get(name, ())
+                ):
+                    yield warning(
+                        "expr.var_unset",
+                        f"vars.{name}: nothing before '{node_id}' sets '{name}'",
+                        node_id=node_id,
+                        field=path,
+                    )
+
+
+def error_handler_scopes(flow: Flow) -> Iterator[Issue]:
+    for node in flow.nodes:
+        scope: Any = node.config.get("scope") if node.type == "error_handler" else None
+        if isinstance(scope, list):
+            for index, name in enumerate(scope):
+                if isinstance(name, str) and name not in flow.node_map:
+                    yield error(
+                        "config.unknown_node",
+                        f"scope names '{name}', which does not exist",
+                        node_id=node.id,
+                        field=f"scope[{index}]",
+                    )
