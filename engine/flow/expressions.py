@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError
 from jinja2 import nodes as jnodes
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 
 from engine.nodes.spec import NodeSpec, values_at
 
@@ -96,14 +97,18 @@ def references(text: str, kind: Kind) -> References:
     if isinstance(parsed, str):
         return References()
     found: dict[str, set[str]] = {"nodes": set(), "vars": set()}
-    for node in parsed.find_all((jnodes.Getattr, jnodes.Getitem)):
-        base = node.node
-        if not isinstance(base, jnodes.Name) or base.name not in found:
-            continue
-        if isinstance(node, jnodes.Getattr):
-            found[base.name].add(node.attr)
-        elif isinstance(node.arg, jnodes.Const) and isinstance(node.arg.value, str):
-            found[base.name].add(node.arg.value)
+    for node in parsed.find_all(jnodes.Getattr):
+        if isinstance(node.node, jnodes.Name) and node.node.name in found:
+            found[node.node.name].add(node.attr)
+    for item in parsed.find_all(jnodes.Getitem):
+        key = item.arg
+        if (
+            isinstance(item.node, jnodes.Name)
+            and item.node.name in found
+            and isinstance(key, jnodes.Const)
+            and isinstance(key.value, str)
+        ):
+            found[item.node.name].add(key.value)
     uses_error = any(n.name == "error" for n in parsed.find_all(jnodes.Name))
     return References(frozenset(found["nodes"]), frozenset(found["vars"]), uses_error)
 

@@ -62,7 +62,8 @@ class Node(DocumentModel):
         spec = get_spec(self.type)
         if spec is None:
             raise KeyError(f"unknown node type '{self.type}'")
-        return spec.config_model.model_validate(self.config)
+        config: NodeConfig = spec.config_model.model_validate(self.config)
+        return config
 
     @property
     def title(self) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
 from typing import Any, Literal, get_args, get_origin
 
@@ -17,7 +17,7 @@ from pydantic.fields import FieldInfo
 FieldKind = Literal["template", "expression"]
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     TRIGGER = "Triggers"
     AI = "AI"
     FLOW = "Flow control"
@@ -98,6 +98,7 @@ def walk_fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str,
 
 
 HandleFunction = Callable[[Mapping[str, Any]], list[str]]
+ConfigModel = type[NodeConfig]
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class NodeSpec:
     description: str
     category: Category
     icon: str
-    config_model: type[NodeConfig]
+    config_model: ConfigModel
     outputs: tuple[str, ...] = ("out",)
     dynamic_outputs: HandleFunction | None = None
     scope_outputs: HandleFunction | None = None

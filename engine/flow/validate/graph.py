@@ -48,7 +48,7 @@ def _edge_issue(graph: Graph, edge: Edge) -> Issue | None:
                 f"the edge {end} at '{node_id}', which does not exist",
                 edge_id=edge.id,
             )
-    source, target = facts[edge.source], facts[edge.target]
+    source = facts[edge.source]
     node_type = graph.flow.node_map[edge.target].type
     if node_type in ("trigger", "error_handler"):
         kind = "a trigger" if node_type == "trigger" else "an error handler"

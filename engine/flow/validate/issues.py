@@ -9,6 +9,7 @@ Severity = Literal["error", "warning"]
 
 # Every code the validator emits, with what it means. Codes are stable: tools match on them.
 CODES: dict[str, str] = {
+    "flow.load": "the file cannot be read as a flow (reported by load, not by validate)",
     "node.unknown_type": "a node's type is not one of the 19 node types",
     "node.duplicate_id": "two nodes share an id",
     "node.unreachable": "no trigger or error handler reaches the node",

@@ -1,0 +1,107 @@
+"""Expressions (NODES.md §2): sandboxed Jinja2, native single expressions, references."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.flow.expressions import (
+    ExpressionError,
+    config_strings,
+    evaluate,
+    references,
+    render,
+    render_value,
+    syntax_error,
+)
+from engine.nodes import get_spec
+
+SCOPE = {
+    "input": {"text": "hello", "rows": [1, 2, 3], "user": {"name": "Ada"}},
+    "vars": {"total": 6},
+    "nodes": {"ask": {"text": "yes", "json": {"score": 0.9}}},
+    "run": {"id": "r1"},
+}
+
+
+def test_single_expression_yields_the_native_value():
+    assert render("{{ input.rows }}", SCOPE) == [1, 2, 3]
+    assert render("{{ nodes.ask.json.score }}", SCOPE) == 0.9
+    assert render("{{ input.rows | length > 2 }}", SCOPE) is True
+
+
+def test_mixed_template_yields_text():
+    assert render("Hi {{ input.user.name }}: {{ vars.total }}", SCOPE) == "Hi Ada: 6"
+    assert render("{{ input.text }}{{ vars.total }}", SCOPE) == "hello6"
+
+
+def test_plain_text_is_returned_unchanged():
+    assert render("no braces here", SCOPE) == "no braces here"
+
+
+def test_templates_nest_in_objects_and_lists():
+    value = {"q": "{{ input.text }}", "n": ["{{ vars.total }}", 3], "flag": True}
+    assert render_value(value, SCOPE) == {"q": "hello", "n": [6, 3], "flag": True}
+
+
+def test_bare_expressions_evaluate():
+    assert evaluate("input.rows[1] * vars.total", SCOPE) == 12
+    assert evaluate("nodes['ask'].text == 'yes'", SCOPE) is True
+
+
+def test_missing_names_raise_a_clear_error():
+    with pytest.raises(ExpressionError, match="has no attribute 'missing'"):
+        render("{{ input.missing }}", SCOPE)
+    with pytest.raises(ExpressionError, match="'secret' is undefined"):
+        evaluate("secret", SCOPE)
+
+
+def test_default_filter_handles_optional_fields():
+    assert render("{{ input.comment | default('none') }}", SCOPE) == "none"
+
+
+@pytest.mark.parametrize(
+    "attack",
+    ["input.__class__.__mro__", "run.__init__.__globals__", "''.__class__.__subclasses__()"],
+)
+def test_python_internals_are_unreachable(attack):
+    with pytest.raises(ExpressionError):
+        evaluate(attack, SCOPE)
+
+
+def test_random_is_not_available_so_replays_agree():
+    with pytest.raises(ExpressionError):
+        evaluate("input.rows | random", SCOPE)
+
+
+def test_syntax_errors_are_reported():
+    assert syntax_error("{{ input.x + }}", "template") is not None
+    assert syntax_error("input.x +", "expression") is not None
+    assert syntax_error("", "expression") == "the expression is empty"
+    assert syntax_error("{{ input.x + 1 }}", "template") is None
+
+
+def test_references_list_nodes_and_vars():
+    refs = references("{{ nodes.ask.text }} {{ nodes['plan'].json }} {{ vars.total }}", "template")
+    assert refs.nodes == {"ask", "plan"}
+    assert refs.vars == {"total"}
+    assert not refs.error
+    assert references("error.message ~ vars.x", "expression").error
+
+
+def test_config_strings_walk_templates_and_expressions():
+    spec = get_spec("logic")
+    config = {
+        "mode": "switch",
+        "value": "input.kind",
+        "cases": [{"handle": "a", "equals": "x"}, {"handle": "b", "when": "vars.n > 2"}],
+    }
+    assert list(config_strings(spec, config)) == [
+        ("value", "expression", "input.kind"),
+        ("cases[1].when", "expression", "vars.n > 2"),
+    ]
+
+
+def test_code_is_not_a_template():
+    spec = get_spec("code_block")
+    config = {"code": "def main(input, vars, nodes):\n    return f'{{x}}'"}
+    assert list(config_strings(spec, config)) == []

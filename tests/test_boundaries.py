@@ -1,0 +1,41 @@
+"""Import boundaries of DESIGN.md: the engine never imports the studio or Qt."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_engine_never_imports_the_studio_or_qt():
+    offenders = []
+    for path in sorted((ROOT / "engine").rglob("*.py")):
+        for module in _imported_modules(path):
+            top = module.split(".")[0]
+            if top in {"studio", "PySide6", "shiboken6", "qasync"}:
+                offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert offenders == []
+
+
+def test_flow_and_node_specs_stay_light():
+    """The studio imports engine.flow and engine.nodes: no servers, databases or SDKs there."""
+    heavy = {"dbos", "sqlalchemy", "mcp", "httpx2", "anthropic", "starlette", "uvicorn"}
+    offenders = []
+    for package in ("flow", "nodes"):
+        for path in sorted((ROOT / "engine" / package).rglob("*.py")):
+            for module in _imported_modules(path):
+                if module.split(".")[0] in heavy:
+                    offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert offenders == []
