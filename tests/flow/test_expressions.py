@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jinja2 import nodes as jnodes
 
 from engine.flow.expressions import (
     ExpressionError,
+    _parse,
+    _simple_references,
     config_strings,
     evaluate,
     references,
@@ -105,3 +110,79 @@ def test_code_is_not_a_template():
     spec = get_spec("code_block")
     config = {"code": "def main(input, vars, nodes):\n    return f'{{x}}'"}
     assert list(config_strings(spec, config)) == []
+
+
+# Strings built from the pieces the fast path recognises, and some it must refuse.
+_pieces = st.sampled_from(
+    [
+        "input",
+        "vars",
+        "nodes",
+        "run",
+        "error",
+        "item",
+        ".text",
+        ".json",
+        "['ask']",
+        '["a-b"]',
+        "[0]",
+        "[ 'x' ]",
+        " | default('')",
+        " | length",
+        " | tojson",
+        "(",
+        ")",
+        " + 1",
+        " and ",
+        " not ",
+        "'",
+        "{",
+        "}",
+        ".if",
+        ".not",
+        " | default(none)",
+        " ",
+        "\n",
+        "|",
+        "[",
+        "]",
+    ]
+)
+_expressions = st.lists(_pieces, min_size=1, max_size=6).map("".join)
+_templates = st.lists(
+    st.one_of(
+        _expressions.map(lambda e: "{{" + e + "}}"), st.sampled_from(["a ", "}} ", "{{", "x"])
+    ),
+    min_size=1,
+    max_size=4,
+).map("".join)
+
+
+@settings(max_examples=500)
+@given(
+    st.one_of(
+        _expressions.map(lambda t: (t, "expression")), _templates.map(lambda t: (t, "template"))
+    )
+)
+def test_fast_path_agrees_with_the_jinja_parser(case):
+    text, kind = case
+    shortcut = _simple_references(text, kind)
+    if shortcut is None:
+        return
+    parsed = _parse(text, kind)
+    assert not isinstance(parsed, str), f"fast path accepted {text!r}: {parsed}"
+    references.cache_clear()
+    full_nodes, full_vars = set(), set()
+    for node in parsed.find_all(jnodes.Getattr):
+        if isinstance(node.node, jnodes.Name) and node.node.name in ("nodes", "vars"):
+            (full_nodes if node.node.name == "nodes" else full_vars).add(node.attr)
+    for node in parsed.find_all(jnodes.Getitem):
+        if (
+            isinstance(node.node, jnodes.Name)
+            and node.node.name in ("nodes", "vars")
+            and isinstance(node.arg, jnodes.Const)
+            and isinstance(node.arg.value, str)
+        ):
+            (full_nodes if node.node.name == "nodes" else full_vars).add(node.arg.value)
+    assert shortcut.nodes == full_nodes
+    assert shortcut.vars == full_vars

@@ -14,13 +14,26 @@ from engine.flow.validate.issues import Issue, error, warning
 from engine.flow.validate.node_checks import NodeFacts
 
 
+@dataclass(frozen=True)
+class Link:
+    """A valid edge, as the scope rules see it."""
+
+    source: str
+    target: str
+    handle: str
+    edge_id: str
+
+
 @dataclass
 class Graph:
     """The flow as a DiGraph of valid edges, plus facts the rules share."""
 
     flow: Flow
     facts: Mapping[str, NodeFacts]
-    digraph: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
+    digraph: nx.DiGraph = field(default_factory=nx.DiGraph)
+    links_in: dict[str, list[Link]] = field(default_factory=dict)
+    links_out: dict[str, list[Link]] = field(default_factory=dict)
+    order: list[str] | None = None
     issues: list[Issue] = field(default_factory=list)
 
 
@@ -96,12 +109,21 @@ def build(flow: Flow, facts: Mapping[str, NodeFacts]) -> Graph:
             )
             continue
         seen.add(key)
-        graph.digraph.add_edge(edge.source, edge.target, key=edge.id, handle=edge.handle)
+        link = Link(edge.source, edge.target, edge.handle, edge.id)
+        graph.links_in.setdefault(edge.target, []).append(link)
+        graph.links_out.setdefault(edge.source, []).append(link)
+        graph.digraph.add_edge(edge.source, edge.target)
+    try:
+        graph.order = list(nx.topological_sort(graph.digraph))
+    except nx.NetworkXUnfeasible:
+        graph.order = None
     return graph
 
 
 def cycles(graph: Graph) -> list[Issue]:
-    found = []
+    found: list[Issue] = []
+    if graph.order is not None:
+        return found
     for component in nx.strongly_connected_components(graph.digraph):
         if len(component) > 1:
             cycle = nx.find_cycle(graph.digraph.subgraph(component))
@@ -140,54 +162,66 @@ def scopes(graph: Graph) -> tuple[dict[str, frozenset[str]], list[Issue]]:
     """Members of every scope, keyed `owner:handle`, and edges that cross a scope boundary."""
     members: dict[str, frozenset[str]] = {}
     issues: list[Issue] = []
-    digraph = graph.digraph
     for owner, facts in graph.facts.items():
         for handle in facts.scope_handles:
-            entries = [v for _, v, h in digraph.out_edges(owner, data="handle") if h == handle]
+            entries = [
+                link.target for link in graph.links_out.get(owner, ()) if link.handle == handle
+            ]
             inside: set[str] = set(entries)
             for entry in entries:
-                inside |= nx.descendants(digraph, entry)
+                inside |= nx.descendants(graph.digraph, entry)
             members[f"{owner}:{handle}"] = frozenset(inside)
-            for u, v, key, h in digraph.in_edges(inside, keys=True, data="handle"):
-                if u in inside or (u == owner and h == handle):
-                    continue
-                issues.append(
-                    error(
-                        "scope.crossing",
-                        f"'{v}' is inside the '{handle}' scope of '{owner}' but is also entered "
-                        f"from '{u}'.{h}; a scope is entered only through its handle",
-                        node_id=v,
-                        edge_id=str(key),
+            for member in sorted(inside):
+                for link in graph.links_in.get(member, ()):
+                    u, h = link.source, link.handle
+                    if u in inside or (u == owner and h == handle):
+                        continue
+                    issues.append(
+                        error(
+                            "scope.crossing",
+                            f"'{member}' is inside the '{handle}' scope of '{owner}' but is also "
+                            f"entered from '{u}'.{h}; a scope is entered only through its handle",
+                            node_id=member,
+                            edge_id=link.edge_id,
+                        )
                     )
-                )
     return members, issues
 
 
 def _ancestor_masks(graph: Graph) -> tuple[dict[str, int], dict[str, int]]:
     """Each node's ancestors as a bit mask, in topological order (the graph is acyclic)."""
-    digraph = graph.digraph
-    order = list(nx.topological_sort(digraph))
+    order = graph.order or []
     bit = {node_id: 1 << i for i, node_id in enumerate(order)}
     masks: dict[str, int] = {}
     for node_id in order:
         mask = 0
-        for pred in digraph.predecessors(node_id):
-            mask |= masks[pred] | bit[pred]
+        for link in graph.links_in.get(node_id, ()):
+            mask |= masks[link.source] | bit[link.source]
         masks[node_id] = mask
     return bit, masks
+
+
+def _variable_setters(
+    graph: Graph, bit: Mapping[str, int], scope_members: Mapping[str, frozenset[str]]
+) -> tuple[dict[str, int], dict[str, set[str]]]:
+    """Who sets each variable: a mask of setters, and loop variables by the nodes that see them."""
+    setters: dict[str, int] = {}
+    scoped: dict[str, set[str]] = {}
+    for node_id, facts in graph.facts.items():
+        if graph.flow.node_map[node_id].type == "loop":
+            # Loop variables exist only inside the loop body.
+            for member in scope_members.get(f"{node_id}:body", ()):
+                scoped.setdefault(member, set()).update(facts.variables)
+            continue
+        for name in facts.variables:
+            setters[name] = setters.get(name, 0) | bit[node_id]
+    return setters, scoped
 
 
 def references(graph: Graph, scope_members: Mapping[str, frozenset[str]]) -> Iterator[Issue]:
     """`nodes.X` must run before the node; `vars.X` must be set by something that does."""
     bit, ancestors = _ancestor_masks(graph)
-    setters: dict[str, list[tuple[int, frozenset[str] | None]]] = {}
-    for node_id, facts in graph.facts.items():
-        node = graph.flow.node_map[node_id]
-        scoped = set(facts.variables) if node.type == "loop" else set()
-        for name in facts.variables:
-            # Loop variables exist only inside the loop body.
-            body = scope_members.get(f"{node_id}:body") if name in scoped else None
-            setters.setdefault(name, []).append((bit[node_id], body))
+    setters, scoped = _variable_setters(graph, bit, scope_members)
     for node_id, facts in graph.facts.items():
         mask = ancestors[node_id]
         for path, refs in facts.references:
@@ -207,10 +241,7 @@ def references(graph: Graph, scope_members: Mapping[str, frozenset[str]]) -> Ite
                         field=path,
                     )
             for name in sorted(refs.vars):
-                if not any(
-                    b & mask and (body is None or node_id in body)
-                    for b, body in setters.get(name, ())
-                ):
+                if not setters.get(name, 0) & mask and name not in scoped.get(node_id, ()):
                     yield warning(
                         "expr.var_unset",
                         f"vars.{name}: nothing before '{node_id}' sets '{name}'",
