@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from engine.flow.expressions import is_template
 from engine.flow.model import Flow, Node
 from engine.flow.validate.issues import Issue, error
@@ -28,6 +25,9 @@ def _literal(value: Any) -> bool:
 
 
 def _argument_issues(node: Node, schema: Mapping[str, Any]) -> Iterator[Issue]:
+    from jsonschema import Draft202012Validator  # only when a tool catalog is known
+    from jsonschema.exceptions import SchemaError
+
     arguments = node.config.get("arguments", {})
     if not isinstance(arguments, Mapping):
         return
