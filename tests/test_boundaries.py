@@ -39,3 +39,18 @@ def test_flow_and_node_specs_stay_light():
                 if module.split(".")[0] in heavy:
                     offenders.append(f"{path.relative_to(ROOT)} imports {module}")
     assert offenders == []
+
+
+def test_studio_imports_only_the_document_specs_and_its_client():
+    allowed_engine = {"engine.flow", "engine.nodes", "engine.paths", "engine.cli.errors"}
+    offenders = []
+    for path in sorted((ROOT / "studio").rglob("*.py")):
+        for module in _imported_modules(path):
+            top = module.split(".")[0]
+            if top == "engine" and not any(
+                module == allowed or module.startswith(allowed + ".") for allowed in allowed_engine
+            ):
+                offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+            if top in {"dbos", "sqlalchemy", "mcp", "anthropic"}:
+                offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert offenders == []

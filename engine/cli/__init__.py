@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from engine import __version__
 from engine.cli.errors import CliError
 
-COMMAND_MODULES = ("engine.cli.flows",)
+# The studio contributes its own commands; the engine never imports it otherwise.
+COMMAND_MODULES = ("engine.cli.flows", "studio.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

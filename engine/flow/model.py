@@ -7,10 +7,9 @@ what is wrong as issues.
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from engine.nodes import NodeConfig, get_spec
 from engine.nodes.spec import capped
@@ -96,12 +95,20 @@ class Flow(DocumentModel):
     edges: tuple[Edge, ...] = Field(default=(), description="The edges, from a handle to a node")
     notes: tuple[Note, ...] = Field(default=(), description="Sticky notes on the canvas")
 
-    @cached_property
+    # Cached against the nodes tuple itself: `model_copy(update={"nodes": ...})` copies private
+    # attributes, so a cache keyed on anything else would go stale after an edit.
+    _node_map: tuple[tuple[Node, ...], dict[str, Node]] | None = PrivateAttr(default=None)
+
+    @property
     def node_map(self) -> dict[str, Node]:
         """Nodes by id (the first one wins where ids repeat; validation reports duplicates)."""
+        cached = self._node_map
+        if cached is not None and cached[0] is self.nodes:
+            return cached[1]
         found: dict[str, Node] = {}
         for node in self.nodes:
             found.setdefault(node.id, node)
+        self._node_map = (self.nodes, found)
         return found
 
     def node(self, node_id: str) -> Node | None:

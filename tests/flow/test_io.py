@@ -179,3 +179,18 @@ def test_config_is_kept_raw_so_mistakes_still_open():
     doc = document([trigger(), node("x", "logic", {"mode": "sideways"})], [edge("start", "x")])
     flow = from_document(doc)
     assert flow.node("x").config == {"mode": "sideways"}
+
+
+def test_node_lookup_follows_edits_of_the_nodes():
+    flow = from_document(_sample())
+    assert flow.node("ask") is not None
+    renamed = flow.model_copy(
+        update={
+            "nodes": tuple(
+                n.model_copy(update={"id": "asked"}) if n.id == "ask" else n for n in flow.nodes
+            )
+        }
+    )
+    assert renamed.node("ask") is None
+    assert renamed.node("asked").type == "llm_call"
+    assert flow.node("ask") is not None

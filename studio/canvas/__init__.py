@@ -1,0 +1,1 @@
+"""Drawing the flow: the scene observes the document; interactions push undo commands."""

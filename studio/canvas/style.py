@@ -1,0 +1,24 @@
+"""Colours and sizes of canvas items."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor
+
+from engine.nodes import Category
+
+NODE_WIDTH = 200.0
+HEADER_HEIGHT = 46.0
+HANDLE_ROW = 20.0
+PORT_RADIUS = 5.0
+
+CATEGORY_COLORS: dict[Category, QColor] = {
+    Category.TRIGGER: QColor("#e8a33d"),
+    Category.AI: QColor("#8e6bd8"),
+    Category.FLOW: QColor("#3d8ee8"),
+    Category.TOOLS: QColor("#2fa87a"),
+    Category.PEOPLE: QColor("#d8577a"),
+    Category.MESSAGING: QColor("#3db4c8"),
+}
+UNKNOWN_COLOR = QColor("#888888")
+ERROR_COLOR = QColor("#d64545")
+WARNING_COLOR = QColor("#e0a030")

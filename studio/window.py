@@ -1,0 +1,161 @@
+"""The main window: palette, canvas, problems; files, undo and examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent, QUndoStack
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
+
+from engine.flow import FlowLoadError
+from engine.paths import examples_dir
+from studio.canvas.scene import FlowScene
+from studio.canvas.view import FlowView
+from studio.document import FlowDocument
+from studio.panels.palette import Palette
+from studio.panels.problems import ProblemsPanel
+
+FILE_FILTER = "Aerostudio flows (*.flow.json);;JSON files (*.json)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, document: FlowDocument | None = None) -> None:
+        super().__init__()
+        self.settings = QSettings("Aerostudio", "Aerostudio")
+        self.undo_stack = QUndoStack(self)
+        self.palette = Palette()
+        self.problems = ProblemsPanel()
+        self._dock(self.palette, "Nodes", Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock(self.problems, "Problems", Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.problems.node_activated.connect(self.show_node)
+        self._build_menus()
+        self.resize(1400, 860)
+        self.set_document(document or FlowDocument())
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    def _dock(self, widget: object, title: str, area: Qt.DockWidgetArea) -> None:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)  # type: ignore[arg-type]
+        self.addDockWidget(area, dock)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&New", QKeySequence.StandardKey.New, self.new_flow)
+        self._action(file_menu, "&Open…", QKeySequence.StandardKey.Open, self.open_dialog)
+        examples = file_menu.addMenu("Open &example")
+        for path in sorted(examples_dir().glob("*.flow.json")):
+            action = examples.addAction(path.name.removesuffix(".flow.json"))
+            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+        self._action(file_menu, "&Save", QKeySequence.StandardKey.Save, self.save)
+        self._action(file_menu, "Save &as…", QKeySequence.StandardKey.SaveAs, self.save_as)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        undo = self.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        edit_menu.addActions([undo, redo])
+        view_menu = self.menuBar().addMenu("&View")
+        self._action(view_menu, "&Fit to window", QKeySequence("F"), lambda: self.view.fit())
+        self._action(
+            view_menu, "Zoom &in", QKeySequence.StandardKey.ZoomIn, lambda: self.view.zoom(1.25)
+        )
+        self._action(
+            view_menu, "Zoom &out", QKeySequence.StandardKey.ZoomOut, lambda: self.view.zoom(0.8)
+        )
+
+    def _action(self, menu: object, text: str, shortcut: object, slot: object) -> QAction:
+        action = menu.addAction(text)  # type: ignore[attr-defined]
+        action.setShortcut(shortcut)
+        action.triggered.connect(slot)
+        return action
+
+    def set_document(self, document: FlowDocument) -> None:
+        self.document = document
+        self.undo_stack.clear()
+        self.scene = FlowScene(document, self.undo_stack)
+        self.view = FlowView(self.scene)
+        self.setCentralWidget(self.view)
+        document.changed.connect(self._refresh_title)
+        document.validated.connect(self._show_issues)
+        self._refresh_title()
+        self._show_issues(document.issues)
+        QTimer.singleShot(0, self.view.fit)
+
+    def _refresh_title(self) -> None:
+        self.setWindowTitle(f"{self.document.title} — Aerostudio")
+
+    def _show_issues(self, issues: list) -> None:
+        self.problems.show_issues(issues)
+        errors = sum(i.severity == "error" for i in issues)
+        self.statusBar().showMessage(f"{errors} errors, {len(issues) - errors} warnings")
+
+    def show_node(self, node_id: str) -> None:
+        item = self.scene.node_items.get(node_id)
+        if item is not None:
+            self.scene.clearSelection()
+            item.setSelected(True)
+            self.view.centerOn(item)
+
+    def confirm_discard(self) -> bool:
+        if not self.document.modified:
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Unsaved changes",
+            f"Save changes to {self.document.title.rstrip(' •')}?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_flow(self) -> None:
+        if self.confirm_discard():
+            self.set_document(FlowDocument())
+
+    def open_dialog(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Open flow", "", FILE_FILTER)
+        if name:
+            self.open_path(Path(name))
+
+    def open_path(self, path: Path) -> None:
+        if not self.confirm_discard():
+            return
+        try:
+            self.set_document(FlowDocument.open(path))
+        except FlowLoadError as exc:
+            QMessageBox.warning(self, "Cannot open flow", str(exc))
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        self.document.save()
+        return True
+
+    def save_as(self) -> bool:
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Save flow", f"{self.document.flow.id}.flow.json", FILE_FILTER
+        )
+        if not name:
+            return False
+        self.document.save(Path(name))
+        return True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self.view.fit)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.confirm_discard():
+            self.settings.setValue("window/geometry", self.saveGeometry())
+            event.accept()
+        else:
+            event.ignore()

@@ -1,0 +1,92 @@
+"""The main window against real widgets (offscreen): canvas, palette, problems, undo, files."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
+from PySide6.QtGui import QDropEvent
+
+from engine.flow import load
+from studio.canvas.items import EdgeItem, NodeItem
+from studio.canvas.view import NODE_MIME
+from studio.commands import move_nodes_command
+
+
+def _drop(view, node_type: str, at: QPoint) -> None:
+    mime = QMimeData()
+    mime.setData(NODE_MIME, node_type.encode())
+    event = QDropEvent(
+        QPointF(at),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    view.dropEvent(event)
+
+
+def test_opening_an_example_draws_every_node_and_edge(window):
+    flow = window.document.flow
+    nodes = [i for i in window.scene.items() if isinstance(i, NodeItem)]
+    edges = [i for i in window.scene.items() if isinstance(i, EdgeItem)]
+    assert {i.node.id for i in nodes} == {n.id for n in flow.nodes}
+    assert len(edges) == len(flow.edges)
+    assert window.statusBar().currentMessage() == "0 errors, 0 warnings"
+
+
+def test_edges_start_at_their_handle(window):
+    edge = next(e for e in window.scene.edge_items if e.handle == "blocked")
+    source = window.scene.node_items["screen"]
+    assert edge.path().pointAtPercent(0) == source.handle_port("blocked")
+    assert source.handle_port("blocked") != source.handle_port("pass")
+
+
+def test_dropping_from_the_palette_adds_a_node_and_undo_removes_it(window):
+    before = len(window.document.flow.nodes)
+    _drop(window.view, "llm_call", QPoint(100, 100))
+    flow = window.document.flow
+    assert len(flow.nodes) == before + 1
+    assert flow.node("llm_call").type == "llm_call"
+    assert "llm_call" in window.scene.node_items
+    assert window.document.modified
+    window.undo_stack.undo()
+    assert len(window.document.flow.nodes) == before
+    assert "llm_call" not in window.scene.node_items
+
+
+def test_a_new_node_with_missing_fields_shows_problems(window):
+    _drop(window.view, "mcp_tool", QPoint(50, 50))
+    codes = {
+        window.problems.topLevelItem(i).text(3) for i in range(window.problems.topLevelItemCount())
+    }
+    assert "config.invalid" in codes
+    assert window.scene.node_items["mcp_tool"].issues
+    assert window.statusBar().currentMessage().startswith("1 errors")
+
+
+def test_moving_nodes_is_undoable(window):
+    old = window.document.flow.node("screen").position
+    window.undo_stack.push(move_nodes_command(window.document, {"screen": (999, 111)}))
+    assert window.document.flow.node("screen").position == (999, 111)
+    window.undo_stack.undo()
+    assert window.document.flow.node("screen").position == old
+
+
+def test_palette_search_filters_node_types(window):
+    window.palette.search.setText("approve")
+    tree = window.palette.tree
+    visible = [
+        tree.topLevelItem(i).child(j).text(0)
+        for i in range(tree.topLevelItemCount())
+        for j in range(tree.topLevelItem(i).childCount())
+        if not tree.topLevelItem(i).child(j).isHidden()
+    ]
+    assert visible == ["Human review"]
+
+
+def test_save_as_round_trips_the_file(window, tmp_path):
+    _drop(window.view, "loop", QPoint(10, 10))
+    target = tmp_path / "copy.flow.json"
+    window.document.save(target)
+    assert not window.document.modified
+    assert load(target).node("loop") is not None
+    assert window.windowTitle() == "copy.flow.json — Aerostudio"
