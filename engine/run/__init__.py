@@ -1,0 +1,21 @@
+"""Running flows: the interpreter of NODES.md §3, its events and step-debug controls.
+
+`Runtime.start(flow, input)` returns a `RunHandle` (events, debugger, inbox, result). Durability
+(DBOS: a run is a workflow, side-effecting nodes recorded once) wraps this interpreter next.
+"""
+
+from engine.run.context import NodeContext, Outcome, Services
+from engine.run.executors import EXECUTORS, executor
+from engine.run.runtime import FlowInvalid, RunHandle, RunResult, Runtime
+
+__all__ = [
+    "EXECUTORS",
+    "FlowInvalid",
+    "NodeContext",
+    "Outcome",
+    "RunHandle",
+    "RunResult",
+    "Runtime",
+    "Services",
+    "executor",
+]

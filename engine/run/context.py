@@ -1,0 +1,98 @@
+"""What a node executor sees: its config rendered against the run's scope, and the run's services.
+
+Executors are `async def execute(ctx: NodeContext, config) -> Outcome`. Step 3's AI and
+integration nodes plug in through the same context: `ctx.services` carries the tool gateway,
+secret lookup, LLM registry and message sink; `ctx.pause` waits for a person (durably once the
+DBOS layer lands); `ctx.emit` adds the node's events (deltas, tool calls, messages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from engine.flow import Node
+from engine.flow.expressions import evaluate, render_value
+from engine.run.events import EventLog
+from engine.tools import SecretLookup, ToolGateway
+
+
+class MessageSink(Protocol):
+    """Where `send_message` delivers: the studio chat, an endpoint stream, a bot channel."""
+
+    async def send(self, run_id: str, text: str, buttons: list[dict[str, str]]) -> str: ...
+
+
+@dataclass
+class Services:
+    """Everything outside the flow a run may use. Any of them may be absent in a given runtime."""
+
+    secrets: SecretLookup | None = None
+    tools: ToolGateway | None = None
+    llm: Any = None
+    messages: MessageSink | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a node did: the handle it took, its output, and variables it sets."""
+
+    handle: str
+    output: Any = None
+    variables: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Inbox:
+    """Messages for a paused run (decisions, codes), delivered in order."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    def put(self, message: dict[str, Any]) -> None:
+        self._queue.put_nowait(message)
+
+    async def get(self, timeout_s: float | None) -> dict[str, Any] | None:
+        try:
+            return await asyncio.wait_for(self._queue.get(), timeout_s)
+        except TimeoutError:
+            return None
+
+
+@dataclass
+class NodeContext:
+    """One execution of one node."""
+
+    run_id: str
+    node: Node
+    key: str
+    scope: Mapping[str, Any]
+    attempt: int
+    events: EventLog
+    services: Services
+    inbox: Inbox
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    def render(self, value: Any) -> Any:
+        """Render templates inside a config value against the run's scope."""
+        return render_value(value, self.scope)
+
+    def evaluate(self, expression: str) -> Any:
+        return evaluate(expression, self.scope)
+
+    def emit(self, event_type: str, **fields: Any) -> None:
+        self.events.emit(event_type, node_id=self.node.id, **fields)
+
+    async def secret(self, name: str) -> str:
+        if self.services.secrets is None:
+            raise LookupError(f"secret '{name}' is needed but this runtime has no vault")
+        workspace = str(self.scope.get("run", {}).get("workspace") or "")
+        return await self.services.secrets.get_secret(workspace, name)
+
+    async def pause(self, kind: str, prompt: str, timeout_s: float | None) -> dict[str, Any] | None:
+        """Wait for a message to this run (a decision or a code); None when the time is up."""
+        self.emit("run_paused", kind=kind, prompt=prompt)
+        message = await self.inbox.get(timeout_s)
+        self.emit("run_resumed", kind=kind)
+        return message

@@ -1,0 +1,73 @@
+"""Run events (NODES.md §3): one protocol for the studio, the API stream and the logs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+Event = dict[str, Any]
+Subscriber = Callable[[Event], None]
+
+EVENT_TYPES = frozenset(
+    {
+        "run_started",
+        "node_started",
+        "node_delta",
+        "tool_call",
+        "tool_result",
+        "node_finished",
+        "node_failed",
+        "node_skipped",
+        "run_paused",
+        "run_resumed",
+        "message",
+        "run_finished",
+    }
+)
+
+
+class EventLog:
+    """Numbers a run's events, keeps them (history) and hands each to the subscribers."""
+
+    def __init__(self, run_id: str, clock: Callable[[], float] = time.time) -> None:
+        self.run_id = run_id
+        self.history: list[Event] = []
+        self._subscribers: list[Subscriber] = []
+        self._clock = clock
+        self._changed = asyncio.Event()
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Receive every later event; returns a function that unsubscribes."""
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)
+
+    def emit(self, event_type: str, **fields: Any) -> Event:
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type '{event_type}'")
+        if not fields.keys().isdisjoint(("type", "run_id", "seq", "ts")):
+            raise ValueError("event fields may not replace type, run_id, seq or ts")
+        event = {
+            "type": event_type,
+            "run_id": self.run_id,
+            "seq": len(self.history) + 1,
+            "ts": self._clock(),
+            **fields,
+        }
+        self.history.append(event)
+        for subscriber in list(self._subscribers):
+            subscriber(event)
+        self._changed.set()
+        return event
+
+    async def wait_for(self, predicate: Callable[[Event], bool]) -> Event:
+        """The first event (past or future) matching `predicate`."""
+        seen = 0
+        while True:
+            for event in self.history[seen:]:
+                if predicate(event):
+                    return event
+            seen = len(self.history)
+            self._changed.clear()
+            await self._changed.wait()
