@@ -16,7 +16,7 @@ from engine import __version__
 from engine.cli.errors import CliError
 
 # The studio contributes its own commands; the engine never imports it otherwise.
-COMMAND_MODULES = ("engine.cli.flows", "studio.cli")
+COMMAND_MODULES = ("engine.cli.flows", "engine.cli.runs", "studio.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,140 @@
+"""`aerostudio run FLOW`: run a flow here, printing its events as they happen."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.cli.errors import CliError, UsageError
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser(
+        "run", help="run a flow", description="Run a flow, printing its events and its output."
+    )
+    run.add_argument("flow", type=Path, metavar="FLOW", help="a *.flow.json file")
+    run.add_argument(
+        "--input",
+        default="{}",
+        metavar="JSON|@FILE",
+        help="the trigger's input, as JSON or @file.json (default: {})",
+    )
+    run.add_argument("--trigger", metavar="NODE", help="the trigger to start from")
+    run.add_argument(
+        "--break",
+        dest="breakpoints",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="pause before NODE (repeatable); asks on the terminal",
+    )
+    run.add_argument("--json", action="store_true", help="print events as JSON lines")
+    run.set_defaults(handler=run_flow)
+
+
+def _read_input(value: str) -> Any:
+    text = value
+    if value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--input {value}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"--input is not JSON: {exc.msg} at column {exc.colno}",
+            hint='quote it for the shell, e.g. --input \'{"text": "hi"}\'',
+        ) from None
+
+
+def describe(event: dict[str, Any]) -> str:
+    """One readable line per event."""
+    kind, node = event["type"], event.get("node_id", "")
+    if kind == "run_started":
+        return f"▶ run {event['run_id'][:8]} of {event['flow_id']} from {event['trigger']}"
+    if kind == "node_started":
+        attempt = f" (attempt {event['attempt']})" if event.get("attempt", 1) > 1 else ""
+        return f"  {node} … {event['node_type']}{attempt}"
+    if kind == "node_finished":
+        output = json.dumps(event["output"], ensure_ascii=False, default=str)
+        short = output if len(output) <= 100 else output[:97] + "..."
+        pinned = " (pinned)" if event.get("pinned") else ""
+        return f"  {node} → {event['handle']} in {event['duration_ms']:g} ms{pinned}: {short}"
+    if kind == "node_failed":
+        retry = ", retrying" if event["will_retry"] else ""
+        return f"  {node} ✗ {event['error']['message']}{retry}"
+    if kind == "node_skipped":
+        return f"  {node} skipped"
+    if kind == "run_paused":
+        return f"⏸ {event['kind']}: {event['prompt']}"
+    if kind == "run_resumed":
+        return f"⏵ resumed ({event['kind']})"
+    if kind == "message":
+        return f"💬 {event['text']}"
+    if kind == "run_finished":
+        return f"■ {event['status']}"
+    return f"  {kind} {node}".rstrip()
+
+
+async def _answer_pauses(handle: Any, event: dict[str, Any]) -> None:
+    """Ask on standard input what to do at a breakpoint or a review; with nothing to read there,
+    cancel the run rather than wait for a pause nobody can answer."""
+    prompt = "[s]tep, [c]ontinue? " if event["kind"] == "breakpoint" else "approve? [y/n] "
+    try:
+        answer = await asyncio.get_running_loop().run_in_executor(None, input, prompt)
+    except EOFError:
+        print(
+            "aerostudio: the run paused and standard input has no answer; cancelling it",
+            file=sys.stderr,
+        )
+        handle.cancel()
+        return
+    choice = answer.strip().lower()
+    if event["kind"] == "breakpoint":
+        handle.debugger.step() if choice.startswith("s") else handle.debugger.resume()
+    else:
+        handle.resume("approve" if choice.startswith("y") else "reject", reviewer="terminal")
+
+
+async def _run(args: argparse.Namespace, payload: Any) -> int:
+    from engine.flow import FlowLoadError, load
+    from engine.run import FlowInvalid, Runtime
+
+    try:
+        flow = load(args.flow)
+    except FlowLoadError as exc:
+        raise CliError(str(exc)) from None
+    pending: list[asyncio.Task[None]] = []
+
+    def show(event: dict[str, Any]) -> None:
+        line = json.dumps(event, ensure_ascii=False, default=str) if args.json else describe(event)
+        print(line, flush=True)
+        if event["type"] == "run_paused" and event["kind"] in ("breakpoint", "approval"):
+            pending.append(asyncio.ensure_future(_answer_pauses(handle, event)))
+
+    try:
+        handle = Runtime().start(flow, payload, trigger=args.trigger, breakpoints=args.breakpoints)
+    except FlowInvalid as exc:
+        raise CliError(
+            f"{args.flow}: {exc}", hint=f"aerostudio validate {args.flow} lists every issue"
+        ) from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    handle.events.subscribe(show)
+    result = await handle.result()
+    for task in pending:
+        task.cancel()
+    if not args.json:
+        print(json.dumps(result.output, indent=2, ensure_ascii=False, default=str))
+        if result.error:
+            print(f"error: {result.error['message']}", file=sys.stderr)
+    return 0 if result.status == "succeeded" else 1
+
+
+def run_flow(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args, _read_input(args.input)))
