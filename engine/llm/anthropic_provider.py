@@ -81,8 +81,9 @@ class AnthropicProvider:
             hint = " (check the ANTHROPIC_API_KEY secret in the workspace vault)"
         elif status == 404:
             hint = " (check the model name and the base URL)"
+        said = f"answered {status}" if status >= 400 else "broke off its stream with"
         return LlmApiError(
-            f"anthropic answered {status} {kind}: {detail}{hint}",
+            f"anthropic {said} {kind}: {detail}{hint}",
             provider=self.name,
             status=status,
             retryable=status == 429 or status >= 500 or kind in _RETRYABLE_TYPES,

@@ -149,8 +149,9 @@ def _messages(message: Message) -> list[dict[str, Any]]:
     ]
 
 
-def _arguments(name: str, raw: str | None) -> dict[str, Any]:
-    value = json.loads(raw) if raw else {}
+def _arguments(name: str, raw: str | dict[str, Any] | None) -> dict[str, Any]:
+    """Arguments as JSON text (the standard) or, as some servers send them, an object."""
+    value = json.loads(raw) if isinstance(raw, str) and raw else raw or {}
     if not isinstance(value, dict):
         raise ValueError(f"the arguments of tool call '{name}' are not a JSON object")
     return value

@@ -32,6 +32,7 @@ class Reply:
     error: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     stream_error: str = ""
+    stream_error_after_text: bool = False
 
 
 @dataclass
@@ -101,13 +102,25 @@ async def anthropic_messages(request: Request) -> Response:
 
 
 async def _anthropic_events(message: dict[str, Any], reply: Reply) -> AsyncIterator[str]:
-    if reply.stream_error:
-        error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    error = {"type": "error", "error": {"type": "overloaded_error", "message": reply.stream_error}}
+    if reply.stream_error and not reply.stream_error_after_text:
         yield _sse("error", error)
         return
     start = {**message, "content": [], "stop_reason": None}
     start["usage"] = {"input_tokens": reply.usage[0], "output_tokens": 1}
     yield _sse("message_start", {"type": "message_start", "message": start})
+    if reply.stream_error:
+        block = {"type": "text", "text": ""}
+        yield _sse(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": block},
+        )
+        delta = {"type": "text_delta", "text": "Half an ans"}
+        yield _sse(
+            "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+        )
+        yield _sse("error", error)
+        return
     yield _sse("ping", {"type": "ping"})
     for index, block in enumerate(message["content"]):
         opened = {**block, "text": ""} if block["type"] == "text" else {**block, "input": {}}

@@ -161,3 +161,15 @@ async def test_structured_output_is_repaired_once_and_usage_summed(llm, script: 
     repair = script.requests[1]["body"]["messages"]
     assert repair[1] == {"role": "assistant", "content": '{"order": 1001}'}
     assert "'order_id' is a required property" in repair[2]["content"]
+
+
+async def test_a_stream_that_fails_after_text_is_not_retried(llm, script: Script):
+    script.reset(Reply(text="unused", stream_error="Overloaded", stream_error_after_text=True))
+    script.replies.append(Reply(text="must not be asked"))
+    deltas: list[str] = []
+    with pytest.raises(
+        LlmApiError, match="anthropic broke off its stream with overloaded_error: Overloaded"
+    ):
+        await llm.complete(ask("hi", stream=True), deltas.append)
+    assert deltas == ["Half an ans"]
+    assert len(script.requests) == 1
