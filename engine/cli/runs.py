@@ -32,8 +32,17 @@ def register(subparsers: Any) -> None:
         metavar="NODE",
         help="pause before NODE (repeatable); asks on the terminal",
     )
+    run.add_argument(
+        "--db",
+        metavar="URL",
+        help="runs database (default: SQLite in the data directory; postgresql://... for a server)",
+    )
     run.add_argument("--json", action="store_true", help="print events as JSON lines")
     run.set_defaults(handler=run_flow)
+
+    from engine.cli import run_commands
+
+    run_commands.register(subparsers)
 
 
 def _read_input(value: str) -> Any:
@@ -101,9 +110,21 @@ async def _answer_pauses(handle: Any, event: dict[str, Any]) -> None:
         handle.resume("approve" if choice.startswith("y") else "reject", reviewer="terminal")
 
 
+def open_runtime(db: str | None) -> Any:
+    """A launched durable runtime, or a clear error when another process holds the database."""
+    from engine.run.durable import DurableRuntime, RuntimeBusy
+
+    runtime = DurableRuntime(db)
+    try:
+        runtime.launch()
+    except RuntimeBusy as exc:
+        raise CliError(str(exc), hint="wait for it, stop it, or pass --db") from None
+    return runtime
+
+
 async def _run(args: argparse.Namespace, payload: Any) -> int:
     from engine.flow import FlowLoadError, load
-    from engine.run import FlowInvalid, Runtime
+    from engine.run import FlowInvalid
 
     try:
         flow = load(args.flow)
@@ -117,18 +138,24 @@ async def _run(args: argparse.Namespace, payload: Any) -> int:
         if event["type"] == "run_paused" and event["kind"] in ("breakpoint", "approval"):
             pending.append(asyncio.ensure_future(_answer_pauses(handle, event)))
 
+    runtime = open_runtime(args.db)
     try:
-        handle = Runtime().start(flow, payload, trigger=args.trigger, breakpoints=args.breakpoints)
-    except FlowInvalid as exc:
-        raise CliError(
-            f"{args.flow}: {exc}", hint=f"aerostudio validate {args.flow} lists every issue"
-        ) from None
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    handle.events.subscribe(show)
-    result = await handle.result()
-    for task in pending:
-        task.cancel()
+        try:
+            handle = await runtime.start(
+                flow, payload, trigger=args.trigger, breakpoints=args.breakpoints
+            )
+        except FlowInvalid as exc:
+            raise CliError(
+                f"{args.flow}: {exc}", hint=f"aerostudio validate {args.flow} lists every issue"
+            ) from None
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        handle.events.subscribe(show)
+        result = await handle.result()
+    finally:
+        for task in pending:
+            task.cancel()
+        runtime.shutdown()
     if not args.json:
         print(json.dumps(result.output, indent=2, ensure_ascii=False, default=str))
         if result.error:

@@ -8,8 +8,7 @@ DBOS layer lands); `ctx.emit` adds the node's events (deltas, tool calls, messag
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -44,20 +43,20 @@ class Outcome:
     variables: Mapping[str, Any] = field(default_factory=dict)
 
 
-class Inbox:
-    """Messages for a paused run (decisions, codes), delivered in order."""
+class Recorder(Protocol):
+    """Keeps what must not happen twice (see engine.run.recorder)."""
 
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    def recorded(self, key: str) -> Any: ...
 
-    def put(self, message: dict[str, Any]) -> None:
-        self._queue.put_nowait(message)
+    async def commit(self, key: str, record: Any) -> Any: ...
 
-    async def get(self, timeout_s: float | None) -> dict[str, Any] | None:
-        try:
-            return await asyncio.wait_for(self._queue.get(), timeout_s)
-        except TimeoutError:
-            return None
+    def post(self, message: dict[str, Any], node_id: str | None = None) -> None: ...
+
+    async def wait_message(
+        self, node_id: str, key: str, timeout_s: float | None
+    ) -> dict[str, Any] | None: ...
+
+    async def sleep(self, key: str, seconds: float) -> None: ...
 
 
 @dataclass
@@ -71,8 +70,7 @@ class NodeContext:
     attempt: int
     events: EventLog
     services: Services
-    inbox: Inbox
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    recorder: Recorder
 
     def render(self, value: Any) -> Any:
         """Render templates inside a config value against the run's scope."""
@@ -93,6 +91,10 @@ class NodeContext:
     async def pause(self, kind: str, prompt: str, timeout_s: float | None) -> dict[str, Any] | None:
         """Wait for a message to this run (a decision or a code); None when the time is up."""
         self.emit("run_paused", kind=kind, prompt=prompt)
-        message = await self.inbox.get(timeout_s)
+        message = await self.recorder.wait_message(self.node.id, self.key, timeout_s)
         self.emit("run_resumed", kind=kind)
         return message
+
+    async def sleep(self, seconds: float) -> None:
+        """A durable timer: after a restart it fires at the time first set."""
+        await self.recorder.sleep(self.key, seconds)

@@ -31,10 +31,22 @@ EVENT_TYPES = frozenset(
 class EventLog:
     """Numbers a run's events, keeps them (history) and hands each to the subscribers."""
 
-    def __init__(self, run_id: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        history: list[Event] | None = None,
+        sink: Subscriber | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.run_id = run_id
-        self.history: list[Event] = []
-        self._subscribers: list[Subscriber] = []
+        self.history: list[Event] = list(history or [])
+        self.finished_keys = {
+            e["key"]
+            for e in self.history
+            if e["type"] in ("node_finished", "node_skipped") and "key" in e
+        }
+        self._started = any(e["type"] == "run_started" for e in self.history)
+        self._subscribers: list[Subscriber] = [sink] if sink else []
         self._clock = clock
         self._changed = asyncio.Event()
 
@@ -43,7 +55,13 @@ class EventLog:
         self._subscribers.append(subscriber)
         return lambda: self._subscribers.remove(subscriber)
 
-    def emit(self, event_type: str, **fields: Any) -> Event:
+    def replayed(self, event_type: str, fields: dict[str, Any]) -> bool:
+        """Whether a replay after a restart is re-living an event the history already has."""
+        if event_type == "run_started":
+            return self._started
+        return event_type.startswith("node_") and fields.get("key") in self.finished_keys
+
+    def emit(self, event_type: str, **fields: Any) -> Event | None:
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown event type '{event_type}'")
         if not fields.keys().isdisjoint(("type", "run_id", "seq", "ts")):

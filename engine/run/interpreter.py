@@ -16,13 +16,15 @@ from typing import Any
 
 from engine.flow import Flow, Node
 from engine.flow.expressions import ExpressionError
+from engine.nodes import get_spec
 from engine.nodes.control import LoopConfig, ParallelConfig
-from engine.run.context import Inbox, NodeContext, Outcome, Services
+from engine.run.context import NodeContext, Outcome, Recorder, Services
 from engine.run.debug import Debugger
 from engine.run.errors import LimitError, NodeError, NodeTimeout, RunEnded
 from engine.run.events import EventLog
 from engine.run.executors import EXECUTORS
 from engine.run.graph import FlowGraph
+from engine.run.store import Record
 
 
 class NodeFailure(Exception):
@@ -57,7 +59,7 @@ class Interpreter:
         *,
         events: EventLog,
         services: Services,
-        inbox: Inbox,
+        recorder: Recorder,
         debugger: Debugger,
         pinned: Mapping[str, Outcome] | None = None,
     ) -> None:
@@ -66,7 +68,7 @@ class Interpreter:
         self.graph = FlowGraph(flow)
         self.events = events
         self.services = services
-        self.inbox = inbox
+        self.recorder = recorder
         self.debugger = debugger
         self.pinned = dict(pinned or {})
         self.input: Any = None
@@ -159,7 +161,8 @@ class Interpreter:
     async def _run_node(self, region: Region, node_id: str) -> Outcome:
         node = self.flow.node_map[node_id]
         key = region.prefix + node_id
-        await self.debugger.before(node_id, self.events)
+        if key not in self.events.finished_keys:
+            await self.debugger.before(node_id, self.events)
         if node_id in self.pinned:
             outcome = self.pinned[node_id]
             self.events.emit(
@@ -205,15 +208,18 @@ class Interpreter:
         self._finished(node, key, outcome, start)
         return outcome
 
+    @staticmethod
+    def _elapsed(start: float) -> float:
+        return round((asyncio.get_running_loop().time() - start) * 1000, 3)
+
     def _finished(self, node: Node, key: str, outcome: Outcome, start: float) -> None:
-        elapsed = (asyncio.get_running_loop().time() - start) * 1000
         self.events.emit(
             "node_finished",
             node_id=node.id,
             key=key,
             handle=outcome.handle,
             output=outcome.output,
-            duration_ms=round(elapsed, 3),
+            duration_ms=self._elapsed(start),
         )
 
     def _count_run(self) -> None:
@@ -223,6 +229,31 @@ class Interpreter:
             raise LimitError(f"settings.max_node_runs ({limit}) reached")
 
     async def _attempts(self, region: Region, node: Node, key: str) -> Outcome:
+        """Run a node with its retries. Side-effecting and pausing nodes are recorded once: a
+        replay takes the recorded outcome instead of running them again."""
+        spec = get_spec(node.type)
+        durable = spec is not None and (spec.has_side_effect(node.config) or spec.pauses)
+        record = self.recorder.recorded(key) if durable else None
+        if record is None:
+            outcome, duration = await self._try(region, node, key)
+            record = Record(
+                node.id, outcome.handle, outcome.output, dict(outcome.variables), duration
+            )
+            if durable:
+                record = await self.recorder.commit(key, record)
+        elif record.handle == "error":
+            region.error = record.output["error"]
+        self.events.emit(
+            "node_finished",
+            node_id=node.id,
+            key=key,
+            handle=record.handle,
+            output=record.output,
+            duration_ms=record.duration_ms,
+        )
+        return Outcome(record.handle, record.output, record.variables)
+
+    async def _try(self, region: Region, node: Node, key: str) -> tuple[Outcome, float]:
         run = EXECUTORS.get(node.type)
         attempts = node.retry.max_attempts if node.retry else 1
         error: dict[str, Any] = {}
@@ -243,12 +274,11 @@ class Interpreter:
                     attempt,
                     self.events,
                     self.services,
-                    self.inbox,
+                    self.recorder,
                 )
                 async with self._slots:
                     outcome = await asyncio.wait_for(run(ctx, node.parsed_config()), node.timeout_s)
-                self._finished(node, key, outcome, start)
-                return outcome
+                return outcome, self._elapsed(start)
             except TimeoutError:
                 failure: NodeError = NodeTimeout(f"timeout_s ({node.timeout_s:g}) reached")
             except NodeError as exc:
@@ -270,7 +300,7 @@ class Interpreter:
             await asyncio.sleep(node.retry.backoff_s * node.retry.backoff_factor ** (attempt - 1))
         if self.graph.has_error_path(node.id, region.members):
             region.error = error
-            return Outcome("error", {"error": error})
+            return Outcome("error", {"error": error}), 0.0
         raise NodeFailure(node.id, error)
 
     # -------------------------------------------------------------------------------- scopes

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.flow import Flow, has_errors, validate
-from engine.run.context import Inbox, Outcome, Services
+from engine.run.context import Outcome, Recorder, Services
 from engine.run.debug import Debugger
 from engine.run.errors import RunEnded
 from engine.run.events import EventLog
 from engine.run.interpreter import Interpreter, NodeFailure
+from engine.run.recorder import MemoryRecorder
 
 
 class FlowInvalid(ValueError):
@@ -38,24 +39,31 @@ class RunResult:
 
 @dataclass
 class RunHandle:
-    """A run in this process: its events, debug controls, inbox and eventual result."""
+    """A run in this process: its events, debug controls and eventual result."""
 
     run_id: str
     flow: Flow
     events: EventLog
     debugger: Debugger
-    inbox: Inbox
-    task: asyncio.Task[RunResult] = field(init=False)
+    recorder: Recorder
+    task: asyncio.Task[RunResult] | None = None
+    runner: asyncio.Future[RunResult] | None = None
+    done: asyncio.Future[RunResult] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
     async def result(self) -> RunResult:
-        return await asyncio.shield(self.task)
+        return await asyncio.shield(self.done)
 
-    def resume(self, decision: str | None = None, **fields: Any) -> None:
+    def resume(
+        self, decision: str | None = None, node_id: str | None = None, **fields: Any
+    ) -> None:
         """Answer a pause: a review decision (approve/reject, reviewer, comment, form) or a code."""
-        self.inbox.put({"decision": decision, **fields})
+        self.recorder.post({"decision": decision, **fields}, node_id)
 
     def cancel(self) -> None:
-        self.task.cancel()
+        if self.task is not None:
+            self.task.cancel()
 
 
 def pick_trigger(flow: Flow, trigger: str | None) -> str:
@@ -67,7 +75,75 @@ def pick_trigger(flow: Flow, trigger: str | None) -> str:
     return triggers[0]
 
 
+async def execute(
+    interpreter: Interpreter, handle: RunHandle, trigger: str, payload: Any
+) -> RunResult:
+    """Run the interpreter to its end: status, output and error, and the closing event."""
+    events = handle.events
+    events.emit("run_started", flow_id=handle.flow.id, trigger=trigger)
+    handle.task = asyncio.ensure_future(_body(interpreter, trigger, payload))
+    try:
+        result = await asyncio.wait_for(asyncio.shield(handle.task), handle.flow.settings.timeout_s)
+    except TimeoutError:
+        handle.task.cancel()
+        limit = handle.flow.settings.timeout_s
+        result = RunResult(
+            "failed", error={"type": "limit", "message": f"settings.timeout_s ({limit:g}) reached"}
+        )
+    except asyncio.CancelledError:
+        if not handle.task.cancelled():
+            raise
+        result = RunResult("cancelled")
+    except Exception as exc:  # a bug must fail the run visibly, never leave it hanging
+        result = RunResult(
+            "failed", error={"type": "internal", "message": f"{type(exc).__name__}: {exc}"}
+        )
+    events.emit(
+        "run_finished", status=result.status, output=result.output, error=result.error, usage={}
+    )
+    if not handle.done.done():
+        handle.done.set_result(result)
+    return result
+
+
+async def _body(interpreter: Interpreter, trigger: str, payload: Any) -> RunResult:
+    try:
+        output, _ = await interpreter.run_main(trigger, payload)
+        return RunResult("succeeded", output)
+    except RunEnded as ended:
+        return RunResult(ended.status, ended.output)
+    except NodeFailure as failure:
+        handler = handler_for(interpreter.flow, failure.node_id)
+        if handler is None:
+            return RunResult("failed", error=failure.error)
+        try:
+            output = await interpreter.run_handler(handler, failure.error)
+        except RunEnded as ended:
+            return RunResult(ended.status, ended.output, failure.error)
+        mark = interpreter.flow.node_map[handler].config.get("mark_run", "failed")
+        return RunResult(str(mark), output, failure.error)
+
+
+def handler_for(flow: Flow, node_id: str) -> str | None:
+    """The first error handler (by id) whose scope covers the failed node."""
+    for node in sorted(flow.nodes, key=lambda n: n.id):
+        if node.type != "error_handler":
+            continue
+        scope = node.config.get("scope", "all")
+        if scope == "all" or (isinstance(scope, list) and node_id in scope):
+            return node.id
+    return None
+
+
+def check_runnable(flow: Flow) -> None:
+    issues = validate(flow)
+    if has_errors(issues):
+        raise FlowInvalid(issues)
+
+
 class Runtime:
+    """Runs flows in this process only (nothing survives it); see DurableRuntime for more."""
+
     def __init__(self, services: Services | None = None) -> None:
         self.services = services or Services()
         self.runs: dict[str, RunHandle] = {}
@@ -83,71 +159,19 @@ class Runtime:
         pinned: Mapping[str, Outcome] | None = None,
     ) -> RunHandle:
         """Validate the flow and start a run; its events begin with `run_started`."""
-        issues = validate(flow)
-        if has_errors(issues):
-            raise FlowInvalid(issues)
+        check_runnable(flow)
         start_node = pick_trigger(flow, trigger)
         run_id = run_id or uuid.uuid4().hex
-        handle = RunHandle(run_id, flow, EventLog(run_id), Debugger(breakpoints), Inbox())
+        handle = RunHandle(run_id, flow, EventLog(run_id), Debugger(breakpoints), MemoryRecorder())
         interpreter = Interpreter(
             flow,
             run_id,
             events=handle.events,
             services=self.services,
-            inbox=handle.inbox,
+            recorder=handle.recorder,
             debugger=handle.debugger,
             pinned=pinned,
         )
-        handle.task = asyncio.ensure_future(self._run(interpreter, handle, start_node, payload))
+        handle.runner = asyncio.ensure_future(execute(interpreter, handle, start_node, payload))
         self.runs[run_id] = handle
         return handle
-
-    async def _run(
-        self, interpreter: Interpreter, handle: RunHandle, trigger: str, payload: Any
-    ) -> RunResult:
-        events = handle.events
-        events.emit("run_started", flow_id=handle.flow.id, trigger=trigger)
-        try:
-            result = await asyncio.wait_for(
-                self._body(interpreter, trigger, payload), handle.flow.settings.timeout_s
-            )
-        except TimeoutError:
-            limit = handle.flow.settings.timeout_s
-            result = RunResult(
-                "failed",
-                error={"type": "limit", "message": f"settings.timeout_s ({limit:g}) reached"},
-            )
-        except asyncio.CancelledError:
-            result = RunResult("cancelled")
-        events.emit(
-            "run_finished", status=result.status, output=result.output, error=result.error, usage={}
-        )
-        return result
-
-    async def _body(self, interpreter: Interpreter, trigger: str, payload: Any) -> RunResult:
-        try:
-            output, _ = await interpreter.run_main(trigger, payload)
-            return RunResult("succeeded", output)
-        except RunEnded as ended:
-            return RunResult(ended.status, ended.output)
-        except NodeFailure as failure:
-            handler = self._handler_for(interpreter.flow, failure.node_id)
-            if handler is None:
-                return RunResult("failed", error=failure.error)
-            try:
-                output = await interpreter.run_handler(handler, failure.error)
-            except RunEnded as ended:
-                return RunResult(ended.status, ended.output, failure.error)
-            mark = interpreter.flow.node_map[handler].config.get("mark_run", "failed")
-            return RunResult(str(mark), output, failure.error)
-
-    @staticmethod
-    def _handler_for(flow: Flow, node_id: str) -> str | None:
-        """The first error handler (by id) whose scope covers the failed node."""
-        for node in sorted(flow.nodes, key=lambda n: n.id):
-            if node.type != "error_handler":
-                continue
-            scope = node.config.get("scope", "all")
-            if scope == "all" or (isinstance(scope, list) and node_id in scope):
-                return node.id
-        return None

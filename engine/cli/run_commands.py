@@ -1,0 +1,216 @@
+"""`aerostudio runs list|show|resume|cancel`: the runs in the runs database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+from engine.cli.errors import CliError
+
+
+def register(subparsers: Any) -> None:
+    runs = subparsers.add_parser("runs", help="list, inspect, resume and cancel runs")
+    runs.add_argument("--db", metavar="URL", help="runs database (default: the data directory)")
+    verbs = runs.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    listing = verbs.add_parser("list", help="recent runs")
+    listing.add_argument("--flow", help="only runs of this flow id")
+    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=list_runs)
+
+    show = verbs.add_parser("show", help="a run's nodes: status, timings, outputs")
+    show.add_argument("run_id", metavar="RUN")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=show_run)
+
+    resume = verbs.add_parser("resume", help="answer a paused run and let it go on")
+    resume.add_argument("run_id", metavar="RUN")
+    resume.add_argument("--decision", choices=["approve", "reject"], required=True)
+    resume.add_argument("--comment")
+    resume.add_argument("--reviewer", default="cli")
+    resume.add_argument("--node", help="the paused node, when several wait at once")
+    resume.add_argument("--json", action="store_true", help="print events as JSON lines")
+    resume.set_defaults(handler=resume_run)
+
+    recover = verbs.add_parser("recover", help="go on with runs a crash or a kill interrupted")
+    recover.add_argument("--json", action="store_true", help="print events as JSON lines")
+    recover.set_defaults(handler=recover_runs)
+
+    cancel = verbs.add_parser("cancel", help="cancel a run")
+    cancel.add_argument("run_id", metavar="RUN")
+    cancel.set_defaults(handler=cancel_run)
+
+
+def _store(db: str | None) -> Any:
+    from engine.run.durable import default_url
+    from engine.run.store import RunStore, create_engine
+
+    return RunStore(create_engine(db or default_url()))
+
+
+def _run_row(store: Any, run_id: str) -> dict[str, Any]:
+    row = store.run(run_id)
+    if row is None:
+        raise CliError(f"no run '{run_id}'", hint="aerostudio runs list shows the recent ones")
+    return dict(row)
+
+
+def list_runs(args: argparse.Namespace) -> int:
+    rows = _store(args.db).list_runs(args.limit, args.flow)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["created_at"]))
+        took = row["updated_at"] - row["created_at"]
+        print(f"{row['run_id']}  {started}  {row['status']:<10} {took:8.2f} s  {row['flow_id']}")
+    return 0
+
+
+def node_table(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each node execution (by key) with its status, handle, duration, output or error."""
+    table: dict[str, dict[str, Any]] = {}
+    for event in events:
+        key = event.get("key")
+        if key is None:
+            if event["type"] == "run_paused" and event.get("node_id"):
+                for row in table.values():
+                    if row["node_id"] == event["node_id"] and row["status"] == "running":
+                        row["status"] = "paused"
+            continue
+        row = table.setdefault(key, {"node_id": event["node_id"], "status": "queued"})
+        if event["type"] == "node_started":
+            row.update(status="running", attempt=event["attempt"])
+        elif event["type"] == "node_finished":
+            row.update(
+                status="succeeded",
+                handle=event["handle"],
+                output=event["output"],
+                duration_ms=event["duration_ms"],
+            )
+        elif event["type"] == "node_failed":
+            row.update(
+                status="retrying" if event["will_retry"] else "failed",
+                error=event["error"]["message"],
+            )
+        elif event["type"] == "node_skipped":
+            row["status"] = "skipped"
+    return table
+
+
+def show_run(args: argparse.Namespace) -> int:
+    store = _store(args.db)
+    run = _run_row(store, args.run_id)
+    table = node_table(store.events(args.run_id))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "run_id": args.run_id,
+                    "flow_id": run["flow_id"],
+                    "status": run["status"],
+                    "output": run["output"],
+                    "error": run["error"],
+                    "nodes": table,
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return 0
+    if run["status"] != "running":
+        for row in table.values():
+            if row["status"] in ("running", "paused"):
+                row["status"] = "interrupted"
+    print(f"run {args.run_id} of {run['flow_id']}: {run['status']}")
+    for key, row in table.items():
+        took = f"{row['duration_ms']:.1f} ms" if "duration_ms" in row else ""
+        detail = row.get("error") or json.dumps(row.get("output"), default=str)[:80]
+        print(f"  {key:<28} {row['status']:<10} {row.get('handle', ''):<10} {took:>10}  {detail}")
+    if run["status"] != "running":
+        print(json.dumps(run["output"], indent=2, default=str))
+    return 0
+
+
+async def _resume(args: argparse.Namespace) -> int:
+    from engine.cli.runs import describe
+    from engine.run.durable import DurableRuntime, RuntimeBusy
+
+    runtime = DurableRuntime(args.db)
+    _run_row(runtime.store, args.run_id)
+    seen = len(runtime.store.events(args.run_id))
+    message = {"decision": args.decision, "reviewer": args.reviewer, "comment": args.comment}
+    runtime.post(args.run_id, message, args.node)
+    try:
+        runtime.launch()  # recovers the run if no other process is running it
+        launched = True
+    except RuntimeBusy:
+        launched = False
+    try:
+        return await _follow(runtime, args, seen, describe)
+    finally:
+        if launched:
+            runtime.shutdown()
+
+
+async def _follow(runtime: Any, args: argparse.Namespace, seen: int, describe: Any) -> int:
+    """Print the run's events until it finishes, or waits for an answer nobody has given yet."""
+    waiting = 0
+    while True:
+        if args.run_id in runtime.handles:
+            runtime.flush(args.run_id)
+        for event in runtime.store.events(args.run_id, seen):
+            print(json.dumps(event, default=str) if args.json else describe(event), flush=True)
+            seen = event["seq"]
+            if event["type"] == "run_finished":
+                return 0 if event["status"] == "succeeded" else 1
+            if event["type"] == "run_paused" and event["kind"] != "timer":
+                waiting += 1
+            elif event["type"] == "run_resumed" and event["kind"] != "timer":
+                waiting -= 1
+        if waiting > 0 and not runtime.store.pending_messages(args.run_id):
+            return 0
+        await asyncio.sleep(0.1)
+
+
+async def _recover(args: argparse.Namespace) -> int:
+    from engine.cli.runs import describe, open_runtime
+
+    runtime = open_runtime(args.db)
+    try:
+        interrupted = [
+            r["run_id"] for r in runtime.store.list_runs(1000) if r["status"] == "running"
+        ]
+        if not interrupted:
+            print("no interrupted runs")
+            return 0
+        codes = []
+        for run_id in interrupted:
+            print(f"recovering run {run_id}")
+            args.run_id = run_id
+            codes.append(await _follow(runtime, args, len(runtime.store.events(run_id)), describe))
+        return max(codes)
+    finally:
+        runtime.shutdown()
+
+
+def recover_runs(args: argparse.Namespace) -> int:
+    return asyncio.run(_recover(args))
+
+
+def resume_run(args: argparse.Namespace) -> int:
+    return asyncio.run(_resume(args))
+
+
+def cancel_run(args: argparse.Namespace) -> int:
+    store = _store(args.db)
+    run = _run_row(store, args.run_id)
+    if run["status"] != "running":
+        raise CliError(f"run {args.run_id} is already {run['status']}")
+    store.request_cancel(args.run_id)
+    print(f"cancel requested for run {args.run_id}")
+    return 0

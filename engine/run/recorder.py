@@ -1,0 +1,83 @@
+"""Where a run keeps what must not happen twice: node outcomes, timers, answers to pauses.
+
+`MemoryRecorder` keeps nothing (runs in this process only); `StoreRecorder` commits to the run
+store, so a run replayed after a crash reuses every recorded outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from engine.run.store import Record, RunStore
+
+
+class MemoryRecorder:
+    def __init__(self) -> None:
+        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    def recorded(self, key: str) -> Record | None:
+        return None
+
+    async def commit(self, key: str, record: Record) -> Record:
+        return record
+
+    def post(self, message: dict[str, Any], node_id: str | None = None) -> None:
+        self._inbox.put_nowait(message)
+
+    async def wait_message(
+        self, node_id: str, key: str, timeout_s: float | None
+    ) -> dict[str, Any] | None:
+        try:
+            return await asyncio.wait_for(self._inbox.get(), timeout_s)
+        except TimeoutError:
+            return None
+
+    async def sleep(self, key: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class StoreRecorder:
+    """Records in the run store; waits poll it, so any process may answer a paused run."""
+
+    def __init__(self, store: RunStore, run_id: str, poll_s: float = 0.1) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.poll_s = poll_s
+        self._records = store.records(run_id)
+
+    def recorded(self, key: str) -> Record | None:
+        return self._records.get(key)
+
+    async def commit(self, key: str, record: Record) -> Record:
+        committed = self.store.commit_record(self.run_id, key, record)
+        self._records[key] = committed
+        return committed
+
+    def post(self, message: dict[str, Any], node_id: str | None = None) -> None:
+        self.store.post_message(self.run_id, message, node_id)
+
+    async def wait_message(
+        self, node_id: str, key: str, timeout_s: float | None
+    ) -> dict[str, Any] | None:
+        """The next answer for this node; the wait's deadline is recorded, so it survives a
+        restart without starting over."""
+        deadline = None if timeout_s is None else await self._due(f"{key}#wait", timeout_s)
+        while True:
+            message = await asyncio.to_thread(self.store.take_message, self.run_id, node_id, key)
+            if message is not None:
+                return message
+            if deadline is not None and time.time() >= deadline:
+                return None
+            await asyncio.sleep(self.poll_s)
+
+    async def sleep(self, key: str, seconds: float) -> None:
+        due = await self._due(f"{key}#timer", seconds)
+        await asyncio.sleep(max(0.0, due - time.time()))
+
+    async def _due(self, key: str, seconds: float) -> float:
+        record = self.recorded(key)
+        if record is None:
+            record = await self.commit(key, Record(key, "due", time.time() + seconds, {}, 0.0))
+        return float(record.output)

@@ -1,0 +1,287 @@
+"""Durable run data on SQLAlchemy Core: runs, node records, events, messages to paused runs.
+
+A node record is committed once per (run, key) — the unique key means two executors can never
+both commit the same node — and a replay reuses it instead of running the node again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "aero_runs",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("flow_id", sa.String(64), nullable=False, index=True),
+    sa.Column("flow", sa.Text, nullable=False),
+    sa.Column("input", sa.Text, nullable=False),
+    sa.Column("options", sa.Text, nullable=False, default="{}"),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("output", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+records = sa.Table(
+    "aero_node_records",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("node_id", sa.String(64), nullable=False),
+    sa.Column("handle", sa.String(64), nullable=False),
+    sa.Column("output", sa.Text, nullable=False),
+    sa.Column("variables", sa.Text, nullable=False),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=False),
+)
+events = sa.Table(
+    "aero_run_events",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("event", sa.Text, nullable=False),
+)
+messages = sa.Table(
+    "aero_run_messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), nullable=False, index=True),
+    sa.Column("node_id", sa.String(64)),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("taken_by", sa.String(512)),
+)
+
+
+@dataclass(frozen=True)
+class Record:
+    node_id: str
+    handle: str
+    output: Any
+    variables: dict[str, Any]
+    duration_ms: float
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+def create_engine(url: str) -> sa.Engine:
+    """SQLite in WAL mode with synchronous=NORMAL (durable at each commit on a process kill), or
+    any other SQLAlchemy URL."""
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(connection: Any, _: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
+
+
+class RunStore:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        metadata.create_all(engine)
+
+    # --------------------------------------------------------------------------------- runs
+
+    def create_run(
+        self, run_id: str, flow_id: str, flow: dict[str, Any], payload: Any, options: dict[str, Any]
+    ) -> None:
+        now = time.time()
+        with self.engine.begin() as db:
+            db.execute(
+                runs.insert().values(
+                    run_id=run_id,
+                    flow_id=flow_id,
+                    flow=_dumps(flow),
+                    input=_dumps(payload),
+                    options=_dumps(options),
+                    status="running",
+                    created_at=now,
+                    updated_at=now,
+                    cancel_requested=False,
+                )
+            )
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as db:
+            row = db.execute(runs.select().where(runs.c.run_id == run_id)).mappings().first()
+        if row is None:
+            return None
+        run = dict(row)
+        for column in ("flow", "input", "options", "output", "error"):
+            run[column] = json.loads(run[column]) if run[column] is not None else None
+        return run
+
+    def list_runs(self, limit: int = 50, flow_id: str | None = None) -> list[dict[str, Any]]:
+        query = (
+            sa.select(
+                runs.c.run_id, runs.c.flow_id, runs.c.status, runs.c.created_at, runs.c.updated_at
+            )
+            .order_by(runs.c.created_at.desc())
+            .limit(limit)
+        )
+        if flow_id:
+            query = query.where(runs.c.flow_id == flow_id)
+        with self.engine.connect() as db:
+            return [dict(row) for row in db.execute(query).mappings()]
+
+    def finish_run(self, run_id: str, status: str, output: Any, error: Any) -> None:
+        with self.engine.begin() as db:
+            db.execute(
+                runs.update()
+                .where(runs.c.run_id == run_id)
+                .values(
+                    status=status,
+                    output=_dumps(output),
+                    error=_dumps(error) if error else None,
+                    updated_at=time.time(),
+                )
+            )
+
+    def set_status(self, run_id: str, status: str) -> None:
+        with self.engine.begin() as db:
+            db.execute(
+                runs.update()
+                .where(runs.c.run_id == run_id)
+                .values(status=status, updated_at=time.time())
+            )
+
+    def request_cancel(self, run_id: str) -> None:
+        with self.engine.begin() as db:
+            db.execute(runs.update().where(runs.c.run_id == run_id).values(cancel_requested=True))
+
+    def cancel_requested(self, run_id: str) -> bool:
+        with self.engine.connect() as db:
+            return bool(
+                db.execute(
+                    sa.select(runs.c.cancel_requested).where(runs.c.run_id == run_id)
+                ).scalar()
+            )
+
+    # ------------------------------------------------------------------------------ records
+
+    def commit_record(self, run_id: str, key: str, record: Record) -> Record:
+        """Commit a node's outcome once; if another executor committed first, theirs wins."""
+        try:
+            with self.engine.begin() as db:
+                db.execute(
+                    records.insert().values(
+                        run_id=run_id,
+                        key=key,
+                        node_id=record.node_id,
+                        handle=record.handle,
+                        output=_dumps(record.output),
+                        variables=_dumps(record.variables),
+                        duration_ms=record.duration_ms,
+                        finished_at=time.time(),
+                    )
+                )
+            return record
+        except IntegrityError:
+            existing = self.records(run_id).get(key)
+            assert existing is not None
+            return existing
+
+    def records(self, run_id: str) -> dict[str, Record]:
+        with self.engine.connect() as db:
+            rows = db.execute(records.select().where(records.c.run_id == run_id)).mappings()
+            return {
+                row["key"]: Record(
+                    row["node_id"],
+                    row["handle"],
+                    json.loads(row["output"]),
+                    json.loads(row["variables"]),
+                    row["duration_ms"],
+                )
+                for row in rows
+            }
+
+    # ------------------------------------------------------------------------------- events
+
+    def append_events(self, run_id: str, batch: list[dict[str, Any]]) -> None:
+        if not batch:
+            return
+        with self.engine.begin() as db:
+            db.execute(
+                events.insert(),
+                [{"run_id": run_id, "seq": e["seq"], "event": _dumps(e)} for e in batch],
+            )
+
+    def events(self, run_id: str, after: int = 0) -> list[dict[str, Any]]:
+        query = (
+            events.select()
+            .where(events.c.run_id == run_id, events.c.seq > after)
+            .order_by(events.c.seq)
+        )
+        with self.engine.connect() as db:
+            return [json.loads(row["event"]) for row in db.execute(query).mappings()]
+
+    # ----------------------------------------------------------------------------- messages
+
+    def post_message(self, run_id: str, body: dict[str, Any], node_id: str | None = None) -> None:
+        with self.engine.begin() as db:
+            db.execute(messages.insert().values(run_id=run_id, node_id=node_id, body=_dumps(body)))
+
+    def pending_messages(self, run_id: str) -> int:
+        """Messages posted to the run that no paused node has taken yet."""
+        with self.engine.connect() as db:
+            return int(
+                db.execute(
+                    sa.select(sa.func.count())
+                    .select_from(messages)
+                    .where(messages.c.run_id == run_id, messages.c.taken_by.is_(None))
+                ).scalar()
+                or 0
+            )
+
+    def take_message(self, run_id: str, node_id: str, taker: str) -> dict[str, Any] | None:
+        """The oldest message for this run (or this node) not yet taken; taking is once only."""
+        with self.engine.begin() as db:
+            taken = db.execute(
+                sa.select(messages.c.body).where(
+                    messages.c.run_id == run_id, messages.c.taken_by == taker
+                )
+            ).scalar()
+            if taken is not None:
+                return dict(json.loads(taken))
+            row = db.execute(
+                sa.select(messages.c.id, messages.c.body)
+                .where(
+                    messages.c.run_id == run_id,
+                    messages.c.taken_by.is_(None),
+                    sa.or_(messages.c.node_id.is_(None), messages.c.node_id == node_id),
+                )
+                .order_by(messages.c.id)
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            claimed = db.execute(
+                messages.update()
+                .where(messages.c.id == row.id, messages.c.taken_by.is_(None))
+                .values(taken_by=taker)
+            )
+            return dict(json.loads(row.body)) if claimed.rowcount == 1 else None
+
+
+def iter_finished_keys(history: list[dict[str, Any]]) -> Iterator[str]:
+    for event in history:
+        if event["type"] in ("node_finished", "node_skipped") and "key" in event:
+            yield event["key"]

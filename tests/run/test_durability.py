@@ -1,0 +1,180 @@
+"""Crash tests with real processes: `kill -9` a run, restart, the run completes, and finished side
+effects are not repeated (counted by a real HTTP recorder on loopback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.flow import save
+from engine.run.store import RunStore, create_engine
+from tests.flow.builders import edge, flow, node, trigger
+from tests.run.recorder_server import Recorder
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _post(node_id: str, url: str) -> dict:
+    return node(
+        node_id,
+        "action",
+        {
+            "action": "http_request",
+            "http_request": {"method": "POST", "url": url, "body": {"from": node_id}},
+        },
+    )
+
+
+@pytest.fixture
+def recorder():
+    server = Recorder()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("AEROSTUDIO_HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def _cli(*args: str, db: str, **kwargs) -> subprocess.Popen:
+    """`aerostudio run FLOW --db DB` or `aerostudio runs --db DB VERB ...` in a new process."""
+    command = [*args, "--db", db] if args[0] == "run" else ["runs", "--db", db, *args]
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def _wait(condition, what: str, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _only_run(store: RunStore) -> dict:
+    (run,) = store.list_runs()
+    return store.run(run["run_id"])
+
+
+def _events(store: RunStore, event_type: str) -> list[dict]:
+    (run,) = store.list_runs()
+    return [e for e in store.events(run["run_id"]) if e["type"] == event_type]
+
+
+def _crash_in_flight(recorder: Recorder, home: Path, db: str) -> None:
+    path = home / "crash.flow.json"
+    nodes = [
+        trigger(),
+        _post("first", recorder.url + "/a"),
+        _post("slow", recorder.url + "/slow"),
+        _post("last", recorder.url + "/c"),
+    ]
+    edges = [edge("start", "first"), edge("first", "slow"), edge("slow", "last")]
+    save(flow(nodes, edges), path)
+    first = _cli("run", str(path), db=db, stdin=subprocess.PIPE)
+    _wait(lambda: recorder.hits["/slow"] == 1, "the slow request to be in flight")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    recorder.release.set()
+
+    store = RunStore(create_engine(db))
+    assert _only_run(store)["status"] == "running"
+    second = _cli("recover", db=db)
+    _out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    assert _only_run(store)["status"] == "succeeded"
+    assert dict(recorder.hits) == {"/a": 1, "/slow": 2, "/c": 1}
+
+
+def test_kill_during_a_side_effect_then_recover_sqlite(recorder, home):
+    _crash_in_flight(recorder, home, f"sqlite:///{home / 'runs.sqlite'}")
+
+
+def test_kill_while_paused_at_review_then_resume(recorder, home):
+    db = f"sqlite:///{home / 'runs.sqlite'}"
+    path = home / "review.flow.json"
+    nodes = [
+        trigger(),
+        _post("first", recorder.url + "/a"),
+        node("review", "human_review", {"title": "Ship it?"}),
+        _post("ship", recorder.url + "/c"),
+    ]
+    edges = [edge("start", "first"), edge("first", "review"), edge("review", "ship", "approved")]
+    save(flow(nodes, edges), path)
+    first = _cli("run", str(path), db=db, stdin=subprocess.PIPE)
+    store = RunStore(create_engine(db))
+    _wait(lambda: store.list_runs() and _events(store, "run_paused"), "the run to pause")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+
+    run_id = _only_run(store)["run_id"]
+    second = _cli("resume", run_id, "--decision", "approve", "--comment", "go", db=db)
+    _out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    run = _only_run(store)
+    assert run["status"] == "succeeded"
+    assert run["output"]["json"] == {"path": "/c"}
+    assert dict(recorder.hits) == {"/a": 1, "/c": 1}
+    review = [
+        e for e in store.events(run_id) if e["type"] == "node_finished" and e["node_id"] == "review"
+    ]
+    assert [e["output"]["comment"] for e in review] == ["go"]
+
+
+def test_a_durable_timer_set_before_the_kill_still_fires(recorder, home):
+    db = f"sqlite:///{home / 'runs.sqlite'}"
+    path = home / "timer.flow.json"
+    nodes = [
+        trigger(),
+        _post("first", recorder.url + "/a"),
+        node("later", "schedule_message", {"text": "reminder", "delay_s": 2}),
+    ]
+    save(flow(nodes, [edge("start", "first"), edge("first", "later")]), path)
+    first = _cli("run", str(path), db=db, stdin=subprocess.PIPE)
+    store = RunStore(create_engine(db))
+    _wait(lambda: store.list_runs() and _events(store, "run_paused"), "the timer to be set")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    run_id = _only_run(store)["run_id"]
+    due = store.records(run_id)["later#timer"].output
+    _wait(lambda: time.time() > due, "the timer's due time to pass")
+
+    restarted = time.time()
+    second = _cli("recover", db=db)
+    _out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    (message,) = _events(store, "message")
+    assert message["text"] == "reminder"
+    assert message["ts"] - restarted < 1.5  # due already: fired at once, not 2 s after restart
+    assert dict(recorder.hits) == {"/a": 1}
+
+
+def test_two_executors_never_both_commit_a_node(home):
+    from engine.run.store import Record
+
+    store = RunStore(create_engine(f"sqlite:///{home / 'runs.sqlite'}"))
+    store.create_run("r1", "f", {}, {}, {})
+    mine = store.commit_record("r1", "call", Record("call", "out", {"by": "a"}, {}, 1.0))
+    theirs = store.commit_record("r1", "call", Record("call", "out", {"by": "b"}, {}, 1.0))
+    assert mine.output == theirs.output == {"by": "a"}
+    assert json.dumps(store.records("r1")["call"].output) == '{"by": "a"}'
+
+
+def test_kill_during_a_side_effect_then_recover_postgresql(recorder, home, postgres_url):
+    _crash_in_flight(recorder, home, postgres_url)
