@@ -28,12 +28,15 @@ BASE_URL_ENV = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL"}
 OPENAI_URL = "https://api.openai.com/v1"
 
 
+def settings_file() -> Path:
+    from engine.paths import data_dir
+
+    return data_dir() / "settings.json"
+
+
 def load_user_settings(path: Path | None = None) -> dict[str, Any]:
     """The `llm` section of the user's settings file; {} when there is none."""
-    if path is None:
-        from engine.paths import data_dir
-
-        path = data_dir() / "settings.json"
+    path = path or settings_file()
     if not path.exists():
         return {}
     try:
@@ -122,9 +125,11 @@ class LlmRegistry:
             await provider.aclose()
 
     def _demo(self, flow: Mapping[str, Any], user: Mapping[str, Any]) -> DemoProvider:
+        """Flow rules first, then those of the user's rules file (relative to settings.json)."""
         rules = parse_rules(flow.get("demo_rules") or [], "settings.llm.demo_rules")
         if user.get("demo_rules_file"):
-            rules += load_rules(Path(str(user["demo_rules_file"])).expanduser())
+            settings_dir = (self._settings_path or settings_file()).parent
+            rules += load_rules(settings_dir / Path(str(user["demo_rules_file"])).expanduser())
         return DemoProvider(rules)
 
     def _base_url(self, name: str, user: Mapping[str, Any]) -> str | None:

@@ -64,6 +64,11 @@ class ToolOutput(_Frozen):
     text: str
     is_error: bool = False
 
+    @classmethod
+    def from_result(cls, call: ToolCall, result: Any) -> ToolOutput:
+        """From the call and its `engine.tools.ToolResult`."""
+        return cls(call_id=call.id, name=call.name, text=result.text, is_error=result.is_error)
+
 
 class Message(_Frozen):
     """One turn: `user` text, `assistant` text and tool calls, or `tool` results."""

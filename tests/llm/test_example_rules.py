@@ -5,7 +5,7 @@ import pytest
 from engine.flow import load
 from engine.llm import LlmRegistry, LlmRequest, Message, ToolOutput, ToolSpec
 from engine.paths import examples_dir
-from engine.tools import ToolInfo
+from engine.tools import ToolInfo, ToolResult
 
 pytestmark = pytest.mark.anyio
 
@@ -31,7 +31,7 @@ async def test_research_agent_script_calls_its_tool_then_answers(tmp_path):
     first = await llm.complete(LlmRequest(messages=(goal,), tools=tools))
     assert [c.name for c in first.tool_calls] == ["errors__error_stats"]
     assert tools[0].input_schema == {"type": "object", "properties": {}}
-    result = ToolOutput(call_id=first.tool_calls[0].id, name="errors__error_stats", text="{}")
+    result = ToolOutput.from_result(first.tool_calls[0], ToolResult(text='{"checkout": 42}'))
     conversation = (goal, first.to_message(), Message.tool([result]))
     second = await llm.complete(LlmRequest(messages=conversation, tools=tools))
     assert second.tool_calls == ()

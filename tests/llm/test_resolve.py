@@ -79,7 +79,7 @@ def test_unknown_provider_and_missing_model_are_clear_errors():
 async def test_flow_demo_rules_and_a_user_rules_file_drive_the_demo_model(settings, tmp_path):
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps([{"match": "ping", "text": "pong from file"}]))
-    registry = LlmRegistry(settings_path=settings({"demo_rules_file": str(rules)}))
+    registry = LlmRegistry(settings_path=settings({"demo_rules_file": "rules.json"}))
     flow = LlmSettings(provider="demo", demo_rules=[{"match": "hello", "text": "hi from flow"}])
     llm = await registry.resolve(flow_llm=flow)
     assert llm.name == "demo:demo-1"
