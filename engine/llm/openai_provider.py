@@ -55,8 +55,9 @@ class OpenAIProvider:
                 if response.status_code >= 400:
                     await response.aread()
                     raise self._status_error(response)
-                if request.stream:
-                    return await _read_stream(response, model, on_delta)
+                kind = response.headers.get("content-type", "")
+                if request.stream and kind.startswith("text/event-stream"):
+                    return await self._read_stream(response, model, on_delta)
                 await response.aread()
                 return _response(response.json(), model)
         except httpx2.TransportError as exc:
@@ -79,10 +80,11 @@ class OpenAIProvider:
     def _status_error(self, response: httpx2.Response) -> LlmApiError:
         status = response.status_code
         try:
-            error = response.json().get("error") or {}
-            detail = error.get("message") if isinstance(error, dict) else str(error)
+            body = response.json()
         except ValueError:
-            detail = response.text[:300]
+            body = response.text[:300]
+        error = body.get("error") if isinstance(body, dict) else body
+        detail = error.get("message") if isinstance(error, dict) else error
         detail = redact(str(detail or response.reason_phrase), [self._key])
         hint = ""
         if status in (401, 403):
@@ -95,6 +97,55 @@ class OpenAIProvider:
             status=status,
             retryable=status in (408, 409, 429) or status >= 500,
             retry_after_s=retry_after(response.headers.get("retry-after")),
+        )
+
+    async def _read_stream(
+        self, response: httpx2.Response, model: str, on_delta: DeltaCallback | None
+    ) -> LlmResponse:
+        """Accumulate `data:` chunks until `[DONE]`: text, tool-call deltas by index, usage."""
+        text: list[str] = []
+        calls: dict[int, _PartialCall] = {}
+        finish: str | None = None
+        usage = Usage()
+        async for event in httpx2.EventSource(response):
+            if event.data.strip() == "[DONE]":
+                break
+            chunk = json.loads(event.data)
+            if chunk.get("error"):
+                raise self._stream_error(chunk["error"])
+            model = chunk.get("model") or model
+            if chunk.get("usage"):
+                usage = _usage(chunk["usage"])
+            for choice in chunk.get("choices") or []:
+                delta = choice.get("delta") or {}
+                if delta.get("content"):
+                    text.append(delta["content"])
+                    if on_delta is not None:
+                        on_delta(delta["content"])
+                for part in delta.get("tool_calls") or []:
+                    call = calls.setdefault(part.get("index", 0), _PartialCall())
+                    call.id = part.get("id") or call.id
+                    function = part.get("function") or {}
+                    call.name = function.get("name") or call.name
+                    call.arguments.append(function.get("arguments") or "")
+                finish = choice.get("finish_reason") or finish
+        return LlmResponse(
+            text="".join(text),
+            tool_calls=tuple(
+                ToolCall(id=c.id, name=c.name, arguments=_arguments(c.name, "".join(c.arguments)))
+                for _, c in sorted(calls.items())
+            ),
+            model=model,
+            usage=usage,
+            stop_reason=_STOP_REASONS.get(finish, "other"),
+        )
+
+    def _stream_error(self, error: Any) -> LlmApiError:
+        detail = error.get("message") if isinstance(error, dict) else error
+        return LlmApiError(
+            f"openai broke off its stream: {redact(str(detail), [self._key])}",
+            provider=self.name,
+            retryable=True,
         )
 
 
@@ -190,45 +241,3 @@ class _PartialCall:
     id: str = ""
     name: str = ""
     arguments: list[str] = field(default_factory=list)
-
-
-async def _read_stream(
-    response: httpx2.Response, model: str, on_delta: DeltaCallback | None
-) -> LlmResponse:
-    """Accumulate `data:` chunks until `[DONE]`: text deltas, tool-call deltas by index, usage."""
-    text: list[str] = []
-    calls: dict[int, _PartialCall] = {}
-    finish: str | None = None
-    usage = Usage()
-    async for event in httpx2.EventSource(response):
-        if event.data.strip() == "[DONE]":
-            break
-        chunk = json.loads(event.data)
-        if chunk.get("error"):
-            raise ValueError(f"stream error: {chunk['error']}")
-        model = chunk.get("model") or model
-        if chunk.get("usage"):
-            usage = _usage(chunk["usage"])
-        for choice in chunk.get("choices") or []:
-            delta = choice.get("delta") or {}
-            if delta.get("content"):
-                text.append(delta["content"])
-                if on_delta is not None:
-                    on_delta(delta["content"])
-            for part in delta.get("tool_calls") or []:
-                call = calls.setdefault(part.get("index", 0), _PartialCall())
-                call.id = part.get("id") or call.id
-                function = part.get("function") or {}
-                call.name = function.get("name") or call.name
-                call.arguments.append(function.get("arguments") or "")
-            finish = choice.get("finish_reason") or finish
-    return LlmResponse(
-        text="".join(text),
-        tool_calls=tuple(
-            ToolCall(id=c.id, name=c.name, arguments=_arguments(c.name, "".join(c.arguments)))
-            for _, c in sorted(calls.items())
-        ),
-        model=model,
-        usage=usage,
-        stop_reason=_STOP_REASONS.get(finish, "other"),
-    )

@@ -33,6 +33,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     stream_error: str = ""
     stream_error_after_text: bool = False
+    ignore_stream: bool = False
 
 
 @dataclass
@@ -173,7 +174,7 @@ async def openai_chat(request: Request) -> Response:
         "total_tokens": sum(reply.usage),
     }
     finish = "tool_calls" if calls else "stop"
-    if not body.get("stream"):
+    if not body.get("stream") or reply.ignore_stream:
         message = {"role": "assistant", "content": reply.text or None}
         if calls:
             message["tool_calls"] = calls
@@ -206,6 +207,9 @@ def _openai_chunks(
     yield chunk({"role": "assistant", "content": ""})
     for piece in _chunks(reply.text):
         yield chunk({"content": piece})
+    if reply.stream_error:
+        yield _sse(None, {"error": {"message": reply.stream_error, "type": "server_error"}})
+        return
     for index, call in enumerate(calls):
         head = {"index": index, "id": call["id"], "type": "function"}
         head["function"] = {"name": call["function"]["name"], "arguments": ""}

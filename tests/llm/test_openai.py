@@ -207,3 +207,18 @@ async def test_structured_output_fails_after_one_repair_with_usage(llm, script: 
     assert "'n' is a required property" in str(caught.value)
     assert caught.value.usage.model_dump() == {"input_tokens": 8, "output_tokens": 2}
     assert len(script.requests) == 2
+
+
+async def test_an_error_chunk_mid_stream_is_reported_without_retrying(llm, script: Script):
+    script.reset(Reply(text="Partial", stream_error="model crashed"), Reply(text="not asked"))
+    deltas: list[str] = []
+    with pytest.raises(LlmApiError, match=r"^openai broke off its stream: model crashed$"):
+        await llm.complete(ask("hi", stream=True), deltas.append)
+    assert "".join(deltas) == "Partial"
+    assert len(script.requests) == 1
+
+
+async def test_a_server_that_ignores_stream_still_answers(llm, script: Script):
+    script.reset(Reply(text="whole answer", ignore_stream=True))
+    response = await llm.complete(ask("hi", stream=True))
+    assert response.text == "whole answer"
