@@ -67,6 +67,12 @@ class AnthropicProvider:
                 provider=self.name,
                 retryable=True,
             ) from None
+        except (anthropic.APIError, ValueError) as exc:
+            raise LlmApiError(
+                f"anthropic sent an answer that could not be read: "
+                f"{redact(str(exc), [self._key])[:200]}",
+                provider=self.name,
+            ) from None
         return _response(message)
 
     async def aclose(self) -> None:

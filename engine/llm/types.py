@@ -92,11 +92,13 @@ class Message(_Frozen):
 
 
 class LlmRequest(_Frozen):
+    """What to ask. `temperature` applies where the provider accepts it (not anthropic)."""
+
     system: str = ""
-    messages: tuple[Message, ...]
+    messages: tuple[Message, ...] = Field(min_length=1)
     tools: tuple[ToolSpec, ...] = ()
-    temperature: float | None = None
-    max_tokens: int = 1024
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int = Field(1024, ge=1)
     stream: bool = False
 
 

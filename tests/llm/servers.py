@@ -34,6 +34,7 @@ class Reply:
     stream_error: str = ""
     stream_error_after_text: bool = False
     ignore_stream: bool = False
+    garbage: bool = False
 
 
 @dataclass
@@ -80,6 +81,8 @@ async def anthropic_messages(request: Request) -> Response:
     if not authorized:
         got = request.headers.get("authorization", "")
         return _anthropic_error(401, "authentication_error", f"invalid key {got}", {})
+    if reply.garbage:
+        return Response("<html>proxy login</html>", media_type="application/json")
     if reply.status != 200:
         kind = _ANTHROPIC_TYPES.get(reply.status, "invalid_request_error")
         return _anthropic_error(reply.status, kind, reply.error, reply.headers)
@@ -161,6 +164,8 @@ async def openai_chat(request: Request) -> Response:
         got = request.headers.get("authorization", "")
         error = {"message": f"Incorrect API key provided: {got}", "type": "invalid_request_error"}
         return JSONResponse({"error": error}, status_code=401)
+    if reply.garbage:
+        return Response("<html>proxy login</html>", media_type="application/json")
     if reply.status != 200:
         error = {"message": reply.error, "type": "server_error", "code": None}
         return JSONResponse({"error": error}, status_code=reply.status, headers=reply.headers)

@@ -173,3 +173,9 @@ async def test_a_stream_that_fails_after_text_is_not_retried(llm, script: Script
         await llm.complete(ask("hi", stream=True), deltas.append)
     assert deltas == ["Half an ans"]
     assert len(script.requests) == 1
+
+
+async def test_an_unreadable_answer_is_a_clear_error(llm, script: Script):
+    script.reset(Reply(garbage=True))
+    with pytest.raises(LlmApiError, match="anthropic sent an answer that could not be read"):
+        await llm.complete(ask("hi"))

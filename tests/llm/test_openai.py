@@ -222,3 +222,9 @@ async def test_a_server_that_ignores_stream_still_answers(llm, script: Script):
     script.reset(Reply(text="whole answer", ignore_stream=True))
     response = await llm.complete(ask("hi", stream=True))
     assert response.text == "whole answer"
+
+
+async def test_an_unreadable_answer_is_a_clear_error(llm, script: Script):
+    script.reset(Reply(garbage=True))
+    with pytest.raises(LlmApiError, match="sent an answer that is not a chat completion"):
+        await llm.complete(ask("hi"))
