@@ -1,7 +1,8 @@
 """LLM providers behind one interface: `anthropic`, `openai` (any compatible server) and `demo`.
 
-An executor resolves a model with `LlmRegistry.resolve(...)`, builds an `LlmRequest`, and calls
-`llm.complete(request, on_delta)` or `complete_json(llm, request, schema, on_delta)`.
+An executor resolves a model with `LlmRegistry.resolve(...)`, then calls `ask` (llm_call),
+`classify` (confidence_router), `check_policy` (guardrail), or, for an agent's turns,
+`llm.complete(request, on_delta)` with tools.
 """
 
 from engine.llm.errors import (
@@ -16,6 +17,7 @@ from engine.llm.errors import (
 from engine.llm.model import Llm, RetryPolicy
 from engine.llm.resolve import LlmRegistry, choose, load_user_settings
 from engine.llm.structured import complete_json, parse_json
+from engine.llm.tasks import Classification, PolicyVerdict, ask, check_policy, classify
 from engine.llm.types import (
     DeltaCallback,
     LlmRequest,
@@ -30,6 +32,7 @@ from engine.llm.types import (
 )
 
 __all__ = [
+    "Classification",
     "DeltaCallback",
     "Llm",
     "LlmApiError",
@@ -41,6 +44,7 @@ __all__ = [
     "LlmUnavailableError",
     "Message",
     "MissingApiKeyError",
+    "PolicyVerdict",
     "Provider",
     "RetryPolicy",
     "StructuredOutputError",
@@ -49,7 +53,10 @@ __all__ = [
     "ToolSpec",
     "UnknownProviderError",
     "Usage",
+    "ask",
+    "check_policy",
     "choose",
+    "classify",
     "complete_json",
     "load_user_settings",
     "messages_from_history",
