@@ -10,6 +10,8 @@ and events already in the history are not emitted twice.
 from __future__ import annotations
 
 import asyncio
+import logging
+import sys
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -44,6 +46,30 @@ async def run_workflow(run_id: str) -> str:
         raise RuntimeError("no Aerostudio runtime is launched in this process")
     result = await _active.execute(run_id)
     return result.status
+
+
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record is emitted (DBOS's own handler keeps the
+    stream it saw first, which breaks when the process swaps its streams)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def _configure_dbos_logging() -> None:
+    """Only DBOS's errors reach the console; installed before DBOS adds a handler of its own."""
+    dbos_logger = logging.getLogger("dbos")
+    if not dbos_logger.handlers:
+        handler = _CurrentStderr()
+        handler.setFormatter(logging.Formatter("dbos: %(message)s"))
+        dbos_logger.addHandler(handler)
+        dbos_logger.propagate = False
+    dbos_logger.setLevel(logging.ERROR)
 
 
 def default_url() -> str:
@@ -116,12 +142,13 @@ class DurableRuntime:
         if not self.lock.acquire():
             raise RuntimeBusy(f"another Aerostudio runtime is running the runs of {self.url}")
         _active = self
+        _configure_dbos_logging()
         config: DBOSConfig = {
             "name": "aerostudio",
             "system_database_url": self._system_url(),
             "application_version": APPLICATION_VERSION,
             "executor_id": self.executor_id,
-            "log_level": "WARNING",
+            "log_level": "ERROR",
         }
         DBOS(config=config)
         DBOS.launch()

@@ -161,7 +161,8 @@ def test_a_durable_timer_set_before_the_kill_still_fires(recorder, home):
     assert second.returncode == 0, err
     (message,) = _events(store, "message")
     assert message["text"] == "reminder"
-    assert message["ts"] - restarted < 1.5  # due already: fired at once, not 2 s after restart
+    # Due already: it fires as soon as the run is recovered, not the full 4 s after the restart.
+    assert message["ts"] - restarted < 3
     assert dict(recorder.hits) == {"/a": 1}
 
 
