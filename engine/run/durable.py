@@ -25,9 +25,10 @@ from engine.paths import data_dir
 from engine.run.context import Outcome, Services
 from engine.run.debug import Debugger
 from engine.run.events import Event, EventLog
+from engine.run.graph import FlowGraph
 from engine.run.interpreter import Interpreter
 from engine.run.recorder import StoreRecorder
-from engine.run.runtime import RunHandle, RunResult, check_runnable, execute, pick_trigger
+from engine.run.runtime import CheckedFlows, RunHandle, RunResult, execute, pick_trigger
 from engine.run.store import RunStore, create_engine
 
 # Bump the suffix when the interpreter changes how it replays recorded runs.
@@ -127,6 +128,9 @@ class DurableRuntime:
         self.poll_s = poll_s
         self.handles: dict[str, RunHandle] = {}
         self.lock = RuntimeLock(self.url)
+        self.checked = CheckedFlows()
+        self._documents: dict[int, tuple[Flow, dict[str, Any]]] = {}
+        self._starting: dict[str, Flow] = {}
         self._flushers: dict[str, asyncio.Task[None]] = {}
         self._buffers: dict[str, list[Event]] = {}
 
@@ -181,7 +185,7 @@ class DurableRuntime:
         breakpoints: Iterable[str] = (),
         pinned: Mapping[str, Outcome] | None = None,
     ) -> RunHandle:
-        check_runnable(flow)
+        self.checked.check(flow)
         start_node = pick_trigger(flow, trigger)
         run_id = run_id or uuid.uuid4().hex
         options = {
@@ -192,12 +196,22 @@ class DurableRuntime:
             },
         }
         await asyncio.to_thread(
-            self.store.create_run, run_id, flow.id, to_document(flow), payload, options
+            self.store.create_run, run_id, flow.id, self._document(flow), payload, options
         )
         handle = self._handle(run_id, flow, [], breakpoints)
+        self._starting[run_id] = flow
         with SetWorkflowID(run_id):
             await DBOS.start_workflow_async(run_workflow, run_id)
         return handle
+
+    def _document(self, flow: Flow) -> dict[str, Any]:
+        """The flow's JSON document, kept per flow object (flows are immutable)."""
+        cached = self._documents.get(id(flow))
+        if cached is None or cached[0] is not flow:
+            if len(self._documents) > 64:
+                self._documents.clear()
+            cached = self._documents[id(flow)] = (flow, to_document(flow))
+        return cached[1]
 
     def _handle(
         self, run_id: str, flow: Flow, history: list[Event], breakpoints: Iterable[str] = ()
@@ -213,6 +227,30 @@ class DurableRuntime:
         )
         self.handles[run_id] = handle
         return handle
+
+    def pins_from_run(self, earlier: str, flow: Flow, node_id: str) -> dict[str, Outcome]:
+        """To run again from `node_id`: the outcomes of an earlier run's nodes, except that node
+        and everything after it (they run anew)."""
+        if node_id not in flow.node_map:
+            raise LookupError(f"flow '{flow.id}' has no node '{node_id}'")
+        rerun = FlowGraph(flow).reachable_from(node_id)
+        records = self.store.records(earlier)
+        pins: dict[str, Outcome] = {}
+        for event in self.store.events(earlier):
+            key = event.get("key")
+            if event["type"] != "node_finished" or key != event["node_id"] or key in rerun:
+                continue
+            node = flow.node_map.get(key)
+            if node is None:
+                continue
+            record = records.get(key)
+            variables = (
+                record.variables
+                if record
+                else (event["output"] if node.config.get("action") == "set_variables" else {})
+            )
+            pins[key] = Outcome(event["handle"], event["output"], variables)
+        return pins
 
     def post(self, run_id: str, message: dict[str, Any], node_id: str | None = None) -> None:
         """Answer a paused run, whichever process is running it."""
@@ -231,7 +269,7 @@ class DurableRuntime:
         row = await asyncio.to_thread(self.store.run, run_id)
         if row is None:
             raise LookupError(f"no run '{run_id}'")
-        flow = from_document(row["flow"])
+        flow = self._starting.pop(run_id, None) or from_document(row["flow"])
         handle = self.handles.get(run_id)
         if handle is None:
             history = await asyncio.to_thread(self.store.events, run_id)
@@ -252,12 +290,19 @@ class DurableRuntime:
         self._flushers[run_id] = asyncio.ensure_future(self._flush_loop(run_id, handle))
         try:
             result = await execute(interpreter, handle, row["options"]["trigger"], row["input"])
-        finally:
             self._flushers.pop(run_id).cancel()
-        self.flush(run_id)
-        await asyncio.to_thread(
-            self.store.finish_run, run_id, result.status, result.output, result.error
-        )
+            await asyncio.to_thread(self.store.append_events, run_id, self._take_batch(run_id))
+            await asyncio.to_thread(
+                self.store.finish_run, run_id, result.status, result.output, result.error
+            )
+        except BaseException as exc:  # whoever waits for the run must hear of it
+            flusher = self._flushers.pop(run_id, None)
+            if flusher is not None:
+                flusher.cancel()
+            if not handle.done.done():
+                handle.done.set_exception(exc)
+            raise
+        handle.done.set_result(result)
         return result
 
     def _take_batch(self, run_id: str) -> list[Event]:

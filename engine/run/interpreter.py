@@ -73,6 +73,7 @@ class Interpreter:
         self.pinned = dict(pinned or {})
         self.input: Any = None
         self.node_runs = 0
+        self._configs: dict[str, Any] = {}
         self.main = Region(frozenset(), "", {}, {})
         self._slots = asyncio.Semaphore(flow.settings.max_concurrency)
 
@@ -208,6 +209,13 @@ class Interpreter:
         self._finished(node, key, outcome, start)
         return outcome
 
+    def _config(self, node: Node) -> Any:
+        """A node's typed config, parsed once per run (loops run the same node many times)."""
+        config = self._configs.get(node.id)
+        if config is None:
+            config = self._configs[node.id] = node.parsed_config()
+        return config
+
     @staticmethod
     def _elapsed(start: float) -> float:
         return round((asyncio.get_running_loop().time() - start) * 1000, 3)
@@ -277,7 +285,7 @@ class Interpreter:
                     self.recorder,
                 )
                 async with self._slots:
-                    outcome = await asyncio.wait_for(run(ctx, node.parsed_config()), node.timeout_s)
+                    outcome = await asyncio.wait_for(run(ctx, self._config(node)), node.timeout_s)
                 return outcome, self._elapsed(start)
             except TimeoutError:
                 failure: NodeError = NodeTimeout(f"timeout_s ({node.timeout_s:g}) reached")
@@ -314,7 +322,7 @@ class Interpreter:
         return self._region_result(region)
 
     async def _run_loop(self, outer: Region, node: Node, key: str) -> Outcome:
-        config = node.parsed_config()
+        config = self._config(node)
         assert isinstance(config, LoopConfig)
         items = self._evaluate(outer, config.items)
         if not isinstance(items, list | tuple):
@@ -334,7 +342,7 @@ class Interpreter:
         return Outcome("done", {"results": list(results), "count": len(results)})
 
     async def _run_parallel(self, outer: Region, node: Node, key: str) -> Outcome:
-        config = node.parsed_config()
+        config = self._config(node)
         assert isinstance(config, ParallelConfig)
         tasks = {
             asyncio.ensure_future(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,8 +102,6 @@ async def execute(
     events.emit(
         "run_finished", status=result.status, output=result.output, error=result.error, usage={}
     )
-    if not handle.done.done():
-        handle.done.set_result(result)
     return result
 
 
@@ -135,10 +134,24 @@ def handler_for(flow: Flow, node_id: str) -> str | None:
     return None
 
 
-def check_runnable(flow: Flow) -> None:
-    issues = validate(flow)
-    if has_errors(issues):
-        raise FlowInvalid(issues)
+class CheckedFlows:
+    """Flows already validated, by identity: flows are immutable, so starting the same one again
+    (a deployed flow, a bench loop) skips validation."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._flows: OrderedDict[int, Flow] = OrderedDict()
+        self._size = size
+
+    def check(self, flow: Flow) -> None:
+        if self._flows.get(id(flow)) is flow:
+            self._flows.move_to_end(id(flow))
+            return
+        issues = validate(flow)
+        if has_errors(issues):
+            raise FlowInvalid(issues)
+        self._flows[id(flow)] = flow
+        if len(self._flows) > self._size:
+            self._flows.popitem(last=False)
 
 
 class Runtime:
@@ -147,6 +160,7 @@ class Runtime:
     def __init__(self, services: Services | None = None) -> None:
         self.services = services or Services()
         self.runs: dict[str, RunHandle] = {}
+        self.checked = CheckedFlows()
 
     def start(
         self,
@@ -159,7 +173,7 @@ class Runtime:
         pinned: Mapping[str, Outcome] | None = None,
     ) -> RunHandle:
         """Validate the flow and start a run; its events begin with `run_started`."""
-        check_runnable(flow)
+        self.checked.check(flow)
         start_node = pick_trigger(flow, trigger)
         run_id = run_id or uuid.uuid4().hex
         handle = RunHandle(run_id, flow, EventLog(run_id), Debugger(breakpoints), MemoryRecorder())
@@ -172,6 +186,16 @@ class Runtime:
             debugger=handle.debugger,
             pinned=pinned,
         )
-        handle.runner = asyncio.ensure_future(execute(interpreter, handle, start_node, payload))
+        handle.runner = asyncio.ensure_future(
+            self._execute(interpreter, handle, start_node, payload)
+        )
         self.runs[run_id] = handle
         return handle
+
+    @staticmethod
+    async def _execute(
+        interpreter: Interpreter, handle: RunHandle, trigger: str, payload: Any
+    ) -> RunResult:
+        result = await execute(interpreter, handle, trigger, payload)
+        handle.done.set_result(result)
+        return result

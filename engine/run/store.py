@@ -44,12 +44,15 @@ records = sa.Table(
     sa.Column("duration_ms", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float, nullable=False),
 )
+# Events are written in batches, one row per batch (first and last sequence numbers): a run's
+# events cost one insert per flush instead of one per event.
 events = sa.Table(
     "aero_run_events",
     metadata,
     sa.Column("run_id", sa.String(64), primary_key=True),
-    sa.Column("seq", sa.Integer, primary_key=True),
-    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("first_seq", sa.Integer, primary_key=True),
+    sa.Column("last_seq", sa.Integer, nullable=False),
+    sa.Column("events", sa.Text, nullable=False),
 )
 messages = sa.Table(
     "aero_run_messages",
@@ -220,18 +223,23 @@ class RunStore:
             return
         with self.engine.begin() as db:
             db.execute(
-                events.insert(),
-                [{"run_id": run_id, "seq": e["seq"], "event": _dumps(e)} for e in batch],
+                events.insert().values(
+                    run_id=run_id,
+                    first_seq=batch[0]["seq"],
+                    last_seq=batch[-1]["seq"],
+                    events=_dumps(batch),
+                )
             )
 
     def events(self, run_id: str, after: int = 0) -> list[dict[str, Any]]:
         query = (
-            events.select()
-            .where(events.c.run_id == run_id, events.c.seq > after)
-            .order_by(events.c.seq)
+            sa.select(events.c.events)
+            .where(events.c.run_id == run_id, events.c.last_seq > after)
+            .order_by(events.c.first_seq)
         )
         with self.engine.connect() as db:
-            return [json.loads(row["event"]) for row in db.execute(query).mappings()]
+            batches = db.execute(query).scalars().all()
+        return [e for batch in batches for e in json.loads(batch) if e["seq"] > after]
 
     # ----------------------------------------------------------------------------- messages
 

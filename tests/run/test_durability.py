@@ -179,3 +179,26 @@ def test_two_executors_never_both_commit_a_node(home):
 
 def test_kill_during_a_side_effect_then_recover_postgresql(recorder, home, postgres_url):
     _crash_in_flight(recorder, home, postgres_url)
+
+
+async def _run_twice(home, recorder):
+    from engine.run.durable import DurableRuntime
+
+    nodes = [trigger(), _post("first", recorder.url + "/a"), _post("second", recorder.url + "/c")]
+    runnable = flow(nodes, [edge("start", "first"), edge("first", "second")])
+    async with DurableRuntime(f"sqlite:///{home / 'runs.sqlite'}") as runtime:
+        earlier = await runtime.start(runnable, {"n": 1})
+        await earlier.result()
+        pins = runtime.pins_from_run(earlier.run_id, runnable, "second")
+        again = await runtime.start(runnable, {"n": 1}, pinned=pins)
+        return await again.result(), again, sorted(pins)
+
+
+@pytest.mark.anyio
+async def test_run_from_a_node_reuses_the_outputs_before_it(home, recorder):
+    result, again, pinned = await _run_twice(home, recorder)
+    assert pinned == ["first", "start"]
+    assert result.output["json"] == {"path": "/c"}
+    assert dict(recorder.hits) == {"/a": 1, "/c": 2}
+    started = [e["node_id"] for e in again.events.history if e["type"] == "node_started"]
+    assert started == ["second"]
