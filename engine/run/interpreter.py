@@ -119,6 +119,11 @@ class Interpreter:
         running: dict[asyncio.Task[Outcome], str] = {}
         try:
             while ready or running:
+                if len(ready) == 1 and not running:
+                    # Nothing to run alongside it (a chain): no task needed.
+                    node_id = ready.pop()
+                    ready = self._settle(region, node_id, await self._run_node(region, node_id))
+                    continue
                 for node_id in ready:
                     task = asyncio.ensure_future(self._run_node(region, node_id))
                     running[task] = node_id
