@@ -72,3 +72,21 @@ async def test_a_pinned_node_is_not_executed():
     n3 = [e for e in handle.events.history if e.get("node_id") == "n3"]
     assert [e["type"] for e in n3] == ["node_finished"]
     assert n3[0]["pinned"] is True
+
+
+async def test_pause_stops_before_the_next_node_and_step_goes_one_further():
+    handle = Runtime().start(_five(), {}, breakpoints=["n2"])
+    await handle.events.wait_for(lambda e: e["type"] == "run_paused")
+    handle.debugger.pause()
+    handle.debugger.resume()
+    handle.debugger.pause()
+    paused = await handle.events.wait_for(
+        lambda e: e["type"] == "run_paused" and e["node_id"] == "n3"
+    )
+    assert _finished(handle) == ["n1", "n2"]
+    handle.debugger.step()
+    await handle.events.wait_for(lambda e: e["type"] == "run_paused" and e["node_id"] == "n4")
+    assert _finished(handle) == ["n1", "n2", "n3"]
+    handle.debugger.resume()
+    assert (await handle.result()).status == "succeeded"
+    assert paused["kind"] == "breakpoint"

@@ -202,3 +202,26 @@ async def test_run_from_a_node_reuses_the_outputs_before_it(home, recorder):
     assert dict(recorder.hits) == {"/a": 1, "/c": 2}
     started = [e["node_id"] for e in again.events.history if e["type"] == "node_started"]
     assert started == ["second"]
+
+
+@pytest.mark.anyio
+async def test_a_cancel_asked_from_another_process_stops_the_run(home):
+    from engine.run.durable import DurableRuntime
+
+    url = f"sqlite:///{home / 'runs.sqlite'}"
+    paused = flow(
+        [trigger(), node("review", "human_review", {"title": "Wait"})], [edge("start", "review")]
+    )
+    async with DurableRuntime(url) as runtime:
+        handle = await runtime.start(paused, {})
+        await handle.events.wait_for(lambda e: e["type"] == "run_paused")
+        RunStore(create_engine(url)).request_cancel(handle.run_id)  # as `runs cancel` does
+        assert (await handle.result()).status == "cancelled"
+    assert RunStore(create_engine(url)).run(handle.run_id)["status"] == "cancelled"
+
+
+def test_plain_postgresql_urls_use_psycopg_3():
+    from engine.run.store import normalize_url
+
+    assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url("sqlite:///x.sqlite") == "sqlite:///x.sqlite"

@@ -351,3 +351,34 @@ async def test_http_request_sends_the_secret_but_never_shows_it(recorder):
     assert hits == [{"auth": "Bearer s3cr3t-value", "body": {"n": 3}}]
     assert result.output["json"] == {"ok": True}
     assert "s3cr3t-value" not in json.dumps(handle.events.history, default=str)
+
+
+async def test_switch_takes_the_first_matching_case_else_default():
+    switch = {
+        "mode": "switch",
+        "value": "input.kind",
+        "cases": [{"handle": "bug", "equals": "bug"}, {"handle": "big", "when": "input.size > 10"}],
+    }
+    nodes = [
+        trigger(),
+        node("route", "logic", switch),
+        end("b", "bug"),
+        end("g", "big"),
+        end("d", "other"),
+    ]
+    edges = [
+        edge("start", "route"),
+        edge("route", "b", "bug"),
+        edge("route", "g", "big"),
+        edge("route", "d", "default"),
+    ]
+    runnable = flow(nodes, edges)
+    outputs = [
+        (await Runtime().start(runnable, payload).result()).output
+        for payload in (
+            {"kind": "bug", "size": 50},
+            {"kind": "x", "size": 50},
+            {"kind": "x", "size": 1},
+        )
+    ]
+    assert outputs == ["bug", "big", "other"]
