@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +178,15 @@ async def test_orders_server_refunds_once_and_refuses_more(db: Path) -> None:
         )
         assert "does not exist" in await error_text(client, "get_order", order_id="A-9999")
         assert (await client.call_tool("get_order", {"order_id": "nope"})).is_error
+
+
+async def test_error_log_adds_a_fresh_sample_day_when_its_newest_entry_is_old(db: Path) -> None:
+    async with demo_client("errors", db) as client:
+        assert (await call(client, "error_stats"))["total"] == 23
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE errors SET at = strftime('%Y-%m-%dT%H:%M:%SZ', at, '-2 hours')")
+    connection.close()
+    async with demo_client("errors", db) as client:
+        recent = await call(client, "query_errors", service="checkout", since_minutes=30)
+        assert recent["critical"] == 3
+        assert (await call(client, "error_stats", since_minutes=3 * 1440))["total"] == 46
