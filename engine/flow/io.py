@@ -177,6 +177,8 @@ def to_document(flow: Flow) -> Document:
     if flow.workspace is not None:
         doc["workspace"] = flow.workspace
     settings = _model_document(flow.settings)
+    if "demo_rules" in settings.get("llm", {}):
+        settings["llm"]["demo_rules"] = _sorted_object(settings["llm"]["demo_rules"])
     if settings:
         doc["settings"] = settings
     doc["nodes"] = [_node_document(n) for n in sorted(flow.nodes, key=lambda n: n.id)]

@@ -88,9 +88,6 @@ def test_example_saves_the_same_whatever_the_key_order_outside_demo_rules(path: 
     assert dumps(from_document(document)) == text
 
 
-@pytest.mark.xfail(
-    strict=True, reason="demo rules keep their key order: /work/briefs/requests-examples.md #1"
-)
 def test_demo_rules_save_the_same_whatever_their_key_order() -> None:
     text = (examples_dir() / "research-agent.flow.json").read_text(encoding="utf-8")
     assert dumps(from_document(_reversed_keys(text))) == text
