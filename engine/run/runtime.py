@@ -68,12 +68,14 @@ class RunHandle:
 
 
 def pick_trigger(flow: Flow, trigger: str | None) -> str:
+    """The trigger named, else the first manual trigger by id, else the first trigger by id."""
     triggers = sorted(n.id for n in flow.nodes if n.type == "trigger")
     if trigger is not None:
         if trigger not in triggers:
             raise ValueError(f"'{trigger}' is not a trigger of flow '{flow.id}'")
         return trigger
-    return triggers[0]
+    manual = [t for t in triggers if flow.node_map[t].config.get("kind", "manual") == "manual"]
+    return (manual or triggers)[0]
 
 
 async def execute(

@@ -382,3 +382,46 @@ async def test_switch_takes_the_first_matching_case_else_default():
         )
     ]
     assert outputs == ["bug", "big", "other"]
+
+
+async def test_independent_nodes_run_at_once_up_to_max_concurrency(monkeypatch):
+    running, peak = 0, 0
+
+    async def tracked(ctx, config):
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        return Outcome("out", ctx.node.id)
+
+    monkeypatch.setitem(EXECUTORS, "function_call", tracked)
+    workers = [probe_node(f"w{i}") for i in range(5)]
+    parallel_flow = flow(
+        [trigger(), *workers],
+        [edge("start", f"w{i}") for i in range(5)],
+        settings={"max_concurrency": 2},
+    )
+    handle = Runtime().start(parallel_flow, {})
+    result = await handle.result()
+    assert peak == 2
+    assert result.output == {f"w{i}": f"w{i}" for i in range(5)}
+    started = [e["node_id"] for e in _types(handle, "node_started")]
+    assert started[:2] == ["start", "w0"]
+
+
+async def test_a_run_starts_at_the_chosen_trigger_only():
+    nodes = [
+        trigger("by_hand"),
+        trigger("by_chat", kind="message"),
+        end("hand", "manual"),
+        end("chat", "message"),
+    ]
+    edges = [edge("by_hand", "hand"), edge("by_chat", "chat")]
+    runnable = flow(nodes, edges)
+    first = await Runtime().start(runnable, {}).result()
+    chosen = Runtime().start(runnable, {"text": "hi"}, trigger="by_chat")
+    assert (first.output, (await chosen.result()).output) == ("manual", "message")
+    assert "by_hand" not in [e.get("node_id") for e in chosen.events.history]
+    with pytest.raises(ValueError, match="'hand' is not a trigger"):
+        Runtime().start(runnable, {}, trigger="hand")
