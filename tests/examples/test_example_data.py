@@ -227,6 +227,7 @@ def test_github_router_templates_fit_a_github_issues_event() -> None:
             "title": "Crash when saving",
             "body": None,
             "html_url": "https://github.com/acme/app/issues/42",
+            "comments_url": "https://api.github.com/repos/acme/app/issues/42/comments",
             "user": {"login": "ana"},
         },
         "repository": {"full_name": "acme/app"},
@@ -275,3 +276,7 @@ async def test_delegation_relays_the_research_agents_answer(tmp_path: Path) -> N
         "question": "Which service fails most?",
         "answer": "Checkout has the most errors this week.",
     }
+    scope["error"] = {"node_id": "thanks", "type": "HttpError", "message": "503", "attempt": 1}
+    undelivered = config(flow, "undelivered")["end"]
+    assert render_value(undelivered["output"], scope) == {"issue": 42, "error": "503"}
+    assert undelivered["status"] == "failed"
