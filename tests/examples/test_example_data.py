@@ -242,6 +242,10 @@ def test_github_router_templates_fit_a_github_issues_event() -> None:
     thanks = render_value(config(flow, "thanks")["http_request"], scope)
     assert thanks["url"] == "https://api.github.com/repos/acme/app/issues/42/comments"
     assert thanks["body"]["body"].startswith("Thanks for the idea, @ana!")
+    scope["error"] = {"node_id": "thanks", "type": "HttpError", "message": "503", "attempt": 1}
+    undelivered = config(flow, "undelivered")["end"]
+    assert render_value(undelivered["output"], scope) == {"issue": 42, "error": "503"}
+    assert undelivered["status"] == "failed"
 
 
 async def test_delegation_relays_the_research_agents_answer(tmp_path: Path) -> None:
@@ -276,7 +280,3 @@ async def test_delegation_relays_the_research_agents_answer(tmp_path: Path) -> N
         "question": "Which service fails most?",
         "answer": "Checkout has the most errors this week.",
     }
-    scope["error"] = {"node_id": "thanks", "type": "HttpError", "message": "503", "attempt": 1}
-    undelivered = config(flow, "undelivered")["end"]
-    assert render_value(undelivered["output"], scope) == {"issue": 42, "error": "503"}
-    assert undelivered["status"] == "failed"
