@@ -16,16 +16,18 @@ from engine.paths import resources_dir
 SERVERS = ("tickets", "errors", "orders")
 
 
-def server_params(name: str, db: Path) -> StdioServerParameters:
+def server_params(name: str, env: dict[str, str]) -> StdioServerParameters:
     script = resources_dir() / "servers" / f"{name}.py"
-    return StdioServerParameters(
-        command=sys.executable, args=[str(script)], env={"AEROSTUDIO_DEMO_DB": str(db)}
-    )
+    return StdioServerParameters(command=sys.executable, args=[str(script)], env=env)
 
 
 @asynccontextmanager
-async def demo_client(name: str, db: Path) -> AsyncIterator[Client]:
-    async with Client(server_params(name, db), read_timeout_seconds=30) as client:
+async def demo_client(
+    name: str, db: Path, env: dict[str, str] | None = None
+) -> AsyncIterator[Client]:
+    """A client of one demo server on database `db` (or on what `env` says instead)."""
+    params = server_params(name, {"AEROSTUDIO_DEMO_DB": str(db)} if env is None else env)
+    async with Client(params, read_timeout_seconds=30) as client:
         yield client
 
 

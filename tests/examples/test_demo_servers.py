@@ -190,3 +190,15 @@ async def test_error_log_adds_a_fresh_sample_day_when_its_newest_entry_is_old(db
         recent = await call(client, "query_errors", service="checkout", since_minutes=30)
         assert recent["critical"] == 3
         assert (await call(client, "error_stats", since_minutes=3 * 1440))["total"] == 46
+
+
+async def test_without_aerostudio_demo_db_the_data_lives_in_the_data_directory(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    async with demo_client(
+        "orders", tmp_path / "unused.sqlite", {"AEROSTUDIO_HOME": str(home)}
+    ) as client:
+        assert (await call(client, "get_order", order_id="A-1001"))["status"] == "shipped"
+    assert (home / "demo" / "demo.sqlite").is_file()
+    assert not (tmp_path / "unused.sqlite").exists()
