@@ -154,7 +154,7 @@ async def _resume(args: argparse.Namespace) -> int:
         return await _follow(runtime, args, seen, describe)
     finally:
         if launched:
-            runtime.shutdown()
+            await runtime.aclose()
 
 
 async def _follow(runtime: Any, args: argparse.Namespace, seen: int, describe: Any) -> int:
@@ -195,7 +195,7 @@ async def _recover(args: argparse.Namespace) -> int:
             codes.append(await _follow(runtime, args, len(runtime.store.events(run_id)), describe))
         return max(codes)
     finally:
-        runtime.shutdown()
+        await runtime.aclose()
 
 
 def recover_runs(args: argparse.Namespace) -> int:

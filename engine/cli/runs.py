@@ -155,7 +155,7 @@ async def _run(args: argparse.Namespace, payload: Any) -> int:
     finally:
         for task in pending:
             task.cancel()
-        runtime.shutdown()
+        await runtime.aclose()
     if not args.json:
         print(json.dumps(result.output, indent=2, ensure_ascii=False, default=str))
         if result.error:

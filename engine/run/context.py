@@ -71,6 +71,7 @@ class NodeContext:
     events: EventLog
     services: Services
     recorder: Recorder
+    flow_llm: Any = None
 
     def render(self, value: Any) -> Any:
         """Render templates inside a config value against the run's scope."""

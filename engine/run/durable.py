@@ -171,6 +171,13 @@ class DurableRuntime:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the model connections the runs opened, then stop DBOS."""
+        if self.services.llm is not None:
+            await self.services.llm.aclose()
+            self.services.llm = None
         self.shutdown()
 
     # ---------------------------------------------------------------------------- starting

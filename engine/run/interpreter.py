@@ -288,6 +288,7 @@ class Interpreter:
                     self.events,
                     self.services,
                     self.recorder,
+                    self.flow.settings.llm,
                 )
                 async with self._slots:
                     outcome = await asyncio.wait_for(run(ctx, self._config(node)), node.timeout_s)
