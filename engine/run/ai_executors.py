@@ -9,6 +9,7 @@ from typing import Any
 from engine.llm import LlmError, LlmRegistry, ask, classify, messages_from_history
 from engine.nodes.ai import ConfidenceRouterConfig, LlmCallConfig, Route
 from engine.nodes.messaging import SendMessageConfig
+from engine.nodes.tools import McpToolConfig
 from engine.run.context import NodeContext, Outcome
 from engine.run.errors import NodeError
 from engine.run.executors import executor
@@ -119,3 +120,34 @@ async def run_send_message(ctx: NodeContext, config: SendMessageConfig) -> Outco
     )
     ctx.emit("message", key=ctx.key, text=text, buttons=buttons, message_id=message_id)
     return Outcome("out", {"message_id": message_id})
+
+
+def _tools(ctx: NodeContext) -> Any:
+    """The runtime's tool gateway; a direct `mcp.Client` one until the workspace gateway."""
+    if ctx.services.tools is None:
+        from engine.run.direct_tools import DirectToolGateway
+
+        ctx.services.tools = DirectToolGateway(ctx.services.secrets)
+    return ctx.services.tools
+
+
+@executor("mcp_tool")
+async def run_mcp_tool(ctx: NodeContext, config: McpToolConfig) -> Outcome:
+    arguments = ctx.render(config.arguments)
+    ctx.emit("tool_call", key=ctx.key, tool=config.tool, arguments=arguments)
+    try:
+        result = await _tools(ctx).call_tool(
+            _workspace(ctx), config.tool, arguments, caller=f"run:{ctx.run_id}"
+        )
+    except LookupError as exc:
+        raise NodeError(str(exc)) from None
+    output = {
+        "text": result.text,
+        "content": result.content,
+        "structured": result.structured,
+        "is_error": result.is_error,
+    }
+    ctx.emit("tool_result", key=ctx.key, tool=config.tool, is_error=result.is_error)
+    if result.is_error:
+        raise NodeError(f"{config.tool} answered with an error: {result.text[:500]}")
+    return Outcome("out", output)
