@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -73,8 +74,27 @@ def migrate(document: Document, source: str = "<flow>") -> Document:
     return document
 
 
+def _non_finite(value: Any, location: tuple[int | str, ...] = ()) -> tuple[int | str, ...] | None:
+    """Where a number JSON cannot hold (NaN, Infinity) sits in a document, if anywhere."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return location
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else (enumerate(value) if isinstance(value, list | tuple) else ())
+    )
+    for key, item in items:
+        found = _non_finite(item, (*location, key))
+        if found is not None:
+            return found
+    return None
+
+
 def from_document(document: Any, source: str = "<flow>") -> Flow:
     """Build a Flow from parsed JSON, migrating older formats."""
+    bad = _non_finite(document)
+    if bad is not None:
+        raise FlowLoadError(source, [(json_path(bad), "NaN and Infinity are not JSON numbers")])
     if not isinstance(document, dict):
         raise FlowLoadError(
             source, [("$", f"expected a JSON object, got {type(document).__name__}")]

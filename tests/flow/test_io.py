@@ -194,3 +194,10 @@ def test_node_lookup_follows_edits_of_the_nodes():
     assert renamed.node("ask") is None
     assert renamed.node("asked").type == "llm_call"
     assert flow.node("ask") is not None
+
+
+def test_infinite_numbers_are_refused_where_they_are():
+    doc = _sample()
+    doc["nodes"][1]["config"]["temperature"] = float("inf")
+    with pytest.raises(FlowLoadError, match=r"\$\.nodes\[1\]\.config\.temperature: NaN"):
+        from_document(doc)
