@@ -8,7 +8,7 @@ DBOS layer lands); `ctx.emit` adds the node's events (deltas, tool calls, messag
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -89,12 +89,30 @@ class NodeContext:
         workspace = str(self.scope.get("run", {}).get("workspace") or "")
         return await self.services.secrets.get_secret(workspace, name)
 
-    async def pause(self, kind: str, prompt: str, timeout_s: float | None) -> dict[str, Any] | None:
-        """Wait for a message to this run (a decision or a code); None when the time is up."""
+    async def pause(
+        self, kind: str, prompt: str, timeout_s: float | None, step: str = ""
+    ) -> dict[str, Any] | None:
+        """Wait for a message to this run (a decision or a code); None when the time is up.
+        `step` names one of several waits inside the node (each answered once)."""
         self.emit("run_paused", kind=kind, prompt=prompt)
-        message = await self.recorder.wait_message(self.node.id, self.key, timeout_s)
+        wait_key = f"{self.key}#{step}" if step else self.key
+        message = await self.recorder.wait_message(self.node.id, wait_key, timeout_s)
         self.emit("run_resumed", kind=kind)
         return message
+
+    async def once(self, step: str, compute: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a step of this node once per run: after a restart, its recorded JSON result is
+        returned instead (an agent's turns and tool calls)."""
+        from engine.run.store import Record
+
+        key = f"{self.key}#{step}"
+        recorded = self.recorder.recorded(key)
+        if recorded is not None:
+            return recorded.output
+        record = await self.recorder.commit(
+            key, Record(self.node.id, step, await compute(), {}, 0.0)
+        )
+        return record.output
 
     async def sleep(self, seconds: float) -> None:
         """A durable timer: after a restart it fires at the time first set."""

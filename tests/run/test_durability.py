@@ -225,3 +225,73 @@ def test_plain_postgresql_urls_use_psycopg_3():
 
     assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("sqlite:///x.sqlite") == "sqlite:///x.sqlite"
+
+
+def test_agent_turns_and_tool_calls_are_not_repeated_after_a_kill(home):
+    import sqlite3
+
+    from engine.paths import resources_dir
+
+    workspaces = home / "home" / "workspaces"
+    workspaces.mkdir(parents=True)
+    tickets = {"command": sys.executable, "args": [str(resources_dir() / "servers" / "tickets.py")]}
+    (workspaces / "ops.json").write_text(json.dumps({"servers": {"tickets": tickets}}))
+    script = [
+        {
+            "match": "Tidy up",
+            "tool_calls": [
+                {
+                    "name": "tickets__create_ticket",
+                    "arguments": {"title": "agent crash test", "description": "made by the agent"},
+                }
+            ],
+        },
+        {
+            "match": "/./",
+            "after_tool": "tickets__create_ticket",
+            "tool_calls": [
+                {
+                    "name": "tickets__close_ticket",
+                    "arguments": {"ticket_id": 1001, "resolution": "done"},
+                }
+            ],
+        },
+        {"match": "/./", "after_tool": "tickets__close_ticket", "text": "All tidy."},
+    ]
+    path = home / "agent.flow.json"
+    agent = node("agent", "agent_loop", {"goal": "Tidy up the tickets"})
+    save(
+        flow(
+            [trigger(), agent],
+            [edge("start", "agent")],
+            workspace="ops",
+            settings={"llm": {"provider": "demo", "demo_rules": script}},
+        ),
+        path,
+    )
+    db = f"sqlite:///{home / 'runs.sqlite'}"
+    first = _cli("run", str(path), db=db, stdin=subprocess.PIPE)
+    store = RunStore(create_engine(db))
+    _wait(lambda: store.list_runs() and _events(store, "run_paused"), "the approval pause")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+
+    run_id = _only_run(store)["run_id"]
+    second = _cli("resume", run_id, "--decision", "approve", db=db)
+    _out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    run = _only_run(store)
+    assert run["output"]["text"] == "All tidy."
+    demo_db = home / "home" / "demo" / "demo.sqlite"
+    with sqlite3.connect(demo_db) as conn:
+        made = conn.execute(
+            "SELECT count(*) FROM tickets WHERE title = ?", ("agent crash test",)
+        ).fetchone()[0]
+    assert made == 1
+    calls = [e["tool"] for e in store.events(run_id) if e["type"] == "tool_call"]
+    assert calls == ["tickets__create_ticket", "tickets__close_ticket"]
+    assert sorted(k for k in store.records(run_id) if "#turn" in k) == [
+        "agent#turn1",
+        "agent#turn2",
+        "agent#turn3",
+    ]
