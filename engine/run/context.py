@@ -8,6 +8,7 @@ DBOS layer lands); `ctx.emit` adds the node's events (deltas, tool calls, messag
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -32,6 +33,8 @@ class Services:
     tools: ToolGateway | None = None
     llm: Any = None
     messages: MessageSink | None = None
+    mail: Any = None
+    clock: Callable[[], float] = time.time
 
 
 @dataclass(frozen=True)
