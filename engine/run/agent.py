@@ -14,7 +14,7 @@ from typing import Any
 
 from engine.llm import LlmError, LlmRequest, LlmResponse, Message, ToolOutput, ToolSpec, Usage
 from engine.nodes.ai import AgentLoopConfig
-from engine.run.ai_executors import LlmNodeError, _registry, _tools, _workspace
+from engine.run.ai_executors import LlmNodeError, _registry, _tools
 from engine.run.context import NodeContext, Outcome
 from engine.run.executors import executor
 from engine.tools import ToolInfo, ToolResult
@@ -81,7 +81,7 @@ class _Loop:
             ctx.emit("tool_call", key=ctx.key, tool=name, arguments=arguments)
             start = time.perf_counter()
             result = await _tools(ctx).call_tool(
-                _workspace(ctx), name, arguments, caller=f"run:{ctx.run_id}"
+                ctx.workspace, name, arguments, caller=f"run:{ctx.run_id}"
             )
             ctx.emit("tool_result", key=ctx.key, tool=name, is_error=result.is_error)
             return {**asdict(result), "latency_ms": round((time.perf_counter() - start) * 1e3, 1)}
@@ -107,11 +107,11 @@ async def run_agent_loop(ctx: NodeContext, config: AgentLoopConfig) -> Outcome:
             provider=config.provider,
             model=config.model,
             flow_llm=ctx.flow_llm,
-            workspace=_workspace(ctx),
+            workspace=ctx.workspace,
         )
     except LlmError as exc:
         raise LlmNodeError(exc) from None
-    tools = _allowed(await _tools(ctx).list_tools(_workspace(ctx)), config.tools)
+    tools = _allowed(await _tools(ctx).list_tools(ctx.workspace), config.tools)
     loop = _Loop(ctx, config, tools)
     messages = [Message.user(str(ctx.render(config.goal)))]
     specs = tuple(ToolSpec.from_info(t) for t in tools)

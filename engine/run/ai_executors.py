@@ -31,10 +31,6 @@ def _registry(ctx: NodeContext) -> LlmRegistry:
     return registry
 
 
-def _workspace(ctx: NodeContext) -> str:
-    return str(ctx.scope.get("run", {}).get("workspace") or "")
-
-
 @executor("llm_call")
 async def run_llm_call(ctx: NodeContext, config: LlmCallConfig) -> Outcome:
     try:
@@ -42,7 +38,7 @@ async def run_llm_call(ctx: NodeContext, config: LlmCallConfig) -> Outcome:
             provider=config.provider,
             model=config.model,
             flow_llm=ctx.flow_llm,
-            workspace=_workspace(ctx),
+            workspace=ctx.workspace,
         )
         history = messages_from_history(ctx.evaluate(config.history)) if config.history else ()
         response = await ask(
@@ -88,7 +84,7 @@ async def run_confidence_router(ctx: NodeContext, config: ConfidenceRouterConfig
                 provider=config.provider,
                 model=config.model,
                 flow_llm=ctx.flow_llm,
-                workspace=_workspace(ctx),
+                workspace=ctx.workspace,
             )
             found = await classify(llm, text, [(r.name, r.description) for r in config.routes])
         except LlmError as exc:
@@ -137,7 +133,7 @@ async def run_mcp_tool(ctx: NodeContext, config: McpToolConfig) -> Outcome:
     ctx.emit("tool_call", key=ctx.key, tool=config.tool, arguments=arguments)
     try:
         result = await _tools(ctx).call_tool(
-            _workspace(ctx), config.tool, arguments, caller=f"run:{ctx.run_id}"
+            ctx.workspace, config.tool, arguments, caller=f"run:{ctx.run_id}"
         )
     except LookupError as exc:
         raise NodeError(str(exc)) from None

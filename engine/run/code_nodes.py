@@ -44,7 +44,7 @@ async def run_function_call(ctx: NodeContext, config: FunctionCallConfig) -> Out
             f"{config.function}: the function registry is not available yet; "
             "use a workspace function"
         )
-    workspace = str(ctx.scope.get("run", {}).get("workspace") or "default")
+    workspace = ctx.workspace or "default"
     name = re.sub(r"[^a-z0-9_.-]", "", config.function)
     path = data_dir() / "workspaces" / workspace / "functions" / f"{name}.py"
     if not path.exists():

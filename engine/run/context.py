@@ -86,11 +86,15 @@ class NodeContext:
     def emit(self, event_type: str, **fields: Any) -> None:
         self.events.emit(event_type, node_id=self.node.id, **fields)
 
+    @property
+    def workspace(self) -> str:
+        """The workspace whose tools, secrets and functions the flow uses ("" if none)."""
+        return str(self.scope.get("run", {}).get("workspace") or "")
+
     async def secret(self, name: str) -> str:
         if self.services.secrets is None:
             raise LookupError(f"secret '{name}' is needed but this runtime has no vault")
-        workspace = str(self.scope.get("run", {}).get("workspace") or "")
-        return await self.services.secrets.get_secret(workspace, name)
+        return await self.services.secrets.get_secret(self.workspace, name)
 
     async def pause(
         self, kind: str, prompt: str, timeout_s: float | None, step: str = ""

@@ -148,8 +148,7 @@ async def _secret_values(ctx: NodeContext) -> list[str]:
     values = getattr(lookup, "secret_values", None)
     if values is None:
         return []
-    workspace = str(ctx.scope.get("run", {}).get("workspace") or "")
-    return [str(v) for v in await values(workspace)]
+    return [str(v) for v in await values(ctx.workspace)]
 
 
 @executor("guardrail")
@@ -180,14 +179,14 @@ async def _policy(
     ctx: NodeContext, config: GuardrailConfig, check: Check, text: str
 ) -> list[Finding]:
     from engine.llm import LlmError, check_policy
-    from engine.run.ai_executors import LlmNodeError, _registry, _workspace
+    from engine.run.ai_executors import LlmNodeError, _registry
 
     try:
         llm = await _registry(ctx).resolve(
             provider=config.provider,
             model=config.model,
             flow_llm=ctx.flow_llm,
-            workspace=_workspace(ctx),
+            workspace=ctx.workspace,
         )
         verdict = await check_policy(llm, text, check.policy or "")
     except LlmError as exc:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -295,9 +294,3 @@ class RunStore:
                 .values(taken_by=taker)
             )
             return dict(json.loads(row.body)) if claimed.rowcount == 1 else None
-
-
-def iter_finished_keys(history: list[dict[str, Any]]) -> Iterator[str]:
-    for event in history:
-        if event["type"] in ("node_finished", "node_skipped") and "key" in event:
-            yield event["key"]
