@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from engine.cli.errors import CliError
+from engine.cli.errors import CliError, UsageError
 
 
 def register(subparsers: Any) -> None:
@@ -29,7 +29,10 @@ def register(subparsers: Any) -> None:
 
     resume = verbs.add_parser("resume", help="answer a paused run and let it go on")
     resume.add_argument("run_id", metavar="RUN")
-    resume.add_argument("--decision", choices=["approve", "reject"], required=True)
+    answer = resume.add_mutually_exclusive_group(required=True)
+    answer.add_argument("--decision", choices=["approve", "reject"], help="a review's decision")
+    answer.add_argument("--code", help="the code an auth gate waits for")
+    answer.add_argument("--fire", action="store_true", help="fire a waiting timer now (--node)")
     resume.add_argument("--comment")
     resume.add_argument("--reviewer", default="cli")
     resume.add_argument("--node", help="the paused node, when several wait at once")
@@ -137,13 +140,23 @@ def show_run(args: argparse.Namespace) -> int:
 
 
 async def _resume(args: argparse.Namespace) -> int:
-    from engine.cli.runs import describe
+    from engine.cli.runs import describe, local_services
     from engine.run.durable import DurableRuntime, RuntimeBusy
 
-    runtime = DurableRuntime(args.db)
+    runtime = DurableRuntime(args.db, services=local_services())
     _run_row(runtime.store, args.run_id)
     seen = len(runtime.store.events(args.run_id))
-    message = {"decision": args.decision, "reviewer": args.reviewer, "comment": args.comment}
+    if args.fire and not args.node:
+        raise UsageError("--fire needs --node: the node whose timer to fire")
+    message = (
+        {"code": args.code}
+        if args.code is not None
+        else {
+            "decision": args.decision or "fire",
+            "reviewer": args.reviewer,
+            "comment": args.comment,
+        }
+    )
     runtime.post(args.run_id, message, args.node)
     try:
         runtime.launch()  # recovers the run if no other process is running it

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -84,19 +85,31 @@ def describe(event: dict[str, Any]) -> str:
     if kind == "run_resumed":
         return f"⏵ resumed ({event['kind']})"
     if kind == "message":
-        return f"💬 {event['text']}"
+        to = f"→ {event['platform']} {event['to']}: " if event.get("to") else ""
+        return f"💬 {to}{event['text']}"
     if kind == "run_finished":
         return f"■ {event['status']}"
     return f"  {kind} {node}".rstrip()
 
 
+PROMPTS = {
+    "breakpoint": "[s]tep, [c]ontinue? ",
+    "approval": "approve? [y/n] ",
+    "auth": "code: ",
+    "timer": "press Enter to fire the timer now ",
+}
+
+
 async def _answer_pauses(handle: Any, event: dict[str, Any]) -> None:
-    """Ask on standard input what to do at a breakpoint or a review; with nothing to read there,
-    cancel the run rather than wait for a pause nobody can answer."""
-    prompt = "[s]tep, [c]ontinue? " if event["kind"] == "breakpoint" else "approve? [y/n] "
+    """Ask on standard input how to go on from a pause. With nothing to read there, a timer just
+    runs its course, and any other pause cancels the run rather than wait for nobody."""
+    kind = event["kind"]
+    print(PROMPTS[kind], end="", file=sys.stderr, flush=True)  # stdout may be JSON lines
     try:
-        answer = await asyncio.get_running_loop().run_in_executor(None, input, prompt)
+        answer = await asyncio.get_running_loop().run_in_executor(None, input)
     except EOFError:
+        if kind == "timer":
+            return
         print(
             "aerostudio: the run paused and standard input has no answer; cancelling it",
             file=sys.stderr,
@@ -104,17 +117,33 @@ async def _answer_pauses(handle: Any, event: dict[str, Any]) -> None:
         handle.cancel()
         return
     choice = answer.strip().lower()
-    if event["kind"] == "breakpoint":
+    if kind == "breakpoint":
         handle.debugger.step() if choice.startswith("s") else handle.debugger.resume()
-    else:
+    elif kind == "approval":
         handle.resume("approve" if choice.startswith("y") else "reject", reviewer="terminal")
+    elif kind == "auth":
+        handle.resume(None, event["node_id"], code=answer.strip())
+    else:
+        handle.resume("fire", event["node_id"])
 
 
-def open_runtime(db: str | None) -> Any:
+def local_services(folders: Iterable[Path] = ()) -> Any:
+    """What runs started from this machine use: flows to delegate to from `folders`, the data
+    directory's `flows/` and the examples; mail kept in the data directory's `outbox/`."""
+    from engine.paths import data_dir, examples_dir
+    from engine.run import Services
+    from engine.run.library import FlowLibrary
+    from engine.run.mail import Outbox
+
+    library = FlowLibrary([*folders, data_dir() / "flows", examples_dir()])
+    return Services(flows=library, mail=Outbox(data_dir() / "outbox"))
+
+
+def open_runtime(db: str | None, folders: Iterable[Path] = ()) -> Any:
     """A launched durable runtime, or a clear error when another process holds the database."""
     from engine.run.durable import DurableRuntime, RuntimeBusy
 
-    runtime = DurableRuntime(db)
+    runtime = DurableRuntime(db, services=local_services(folders))
     try:
         runtime.launch()
     except RuntimeBusy as exc:
@@ -135,10 +164,10 @@ async def _run(args: argparse.Namespace, payload: Any) -> int:
     def show(event: dict[str, Any]) -> None:
         line = json.dumps(event, ensure_ascii=False, default=str) if args.json else describe(event)
         print(line, flush=True)
-        if event["type"] == "run_paused" and event["kind"] in ("breakpoint", "approval"):
+        if event["type"] == "run_paused" and event["kind"] in PROMPTS:
             pending.append(asyncio.ensure_future(_answer_pauses(handle, event)))
 
-    runtime = open_runtime(args.db)
+    runtime = open_runtime(args.db, [args.flow.resolve().parent])
     try:
         try:
             handle = await runtime.start(

@@ -9,6 +9,7 @@ from engine.run import ai_executors as _ai_executors  # noqa: F401
 from engine.run import auth_gate as _auth_gate  # noqa: F401
 from engine.run import code_nodes as _code_nodes  # noqa: F401
 from engine.run import guardrail as _guardrail  # noqa: F401
+from engine.run import messaging as _messaging  # noqa: F401
 from engine.run.context import NodeContext, Outcome, Services
 from engine.run.executors import EXECUTORS, executor
 from engine.run.runtime import FlowInvalid, RunHandle, RunResult, Runtime

@@ -1,5 +1,5 @@
-"""Executors of the AI and messaging nodes that need no tool gateway: llm_call, confidence_router,
-send_message. They are thin: the model work is `engine.llm`'s (`ask`, `classify`)."""
+"""Executors of the AI nodes llm_call, confidence_router and mcp_tool. They are thin: the model
+work is `engine.llm`'s (`ask`, `classify`), the tool work the ToolGateway's."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 
 from engine.llm import LlmError, LlmRegistry, ask, classify, messages_from_history
 from engine.nodes.ai import ConfidenceRouterConfig, LlmCallConfig, Route
-from engine.nodes.messaging import SendMessageConfig
 from engine.nodes.tools import McpToolConfig
 from engine.run.context import NodeContext, Outcome
 from engine.run.errors import NodeError
@@ -99,23 +98,6 @@ async def run_confidence_router(ctx: NodeContext, config: ConfidenceRouterConfig
     }
     handle = best.name if confidence >= config.threshold else "low_confidence"
     return Outcome(handle, output, variables={"route_model": route_model})
-
-
-@executor("send_message")
-async def run_send_message(ctx: NodeContext, config: SendMessageConfig) -> Outcome:
-    text = str(ctx.render(config.text))
-    buttons = [
-        {"label": str(ctx.render(b.label)), "value": str(ctx.render(b.value))}
-        for b in config.buttons
-    ]
-    sink = ctx.services.messages
-    message_id = (
-        await sink.send(ctx.run_id, text, buttons)
-        if sink is not None
-        else f"{ctx.run_id}:{ctx.key}"
-    )
-    ctx.emit("message", key=ctx.key, text=text, buttons=buttons, message_id=message_id)
-    return Outcome("out", {"message_id": message_id})
 
 
 def _tools(ctx: NodeContext) -> Any:

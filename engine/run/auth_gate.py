@@ -7,69 +7,30 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Any
 
 from engine.nodes.people import AuthGateConfig
 from engine.run.context import NodeContext, Outcome
 from engine.run.errors import NodeError
 from engine.run.executors import executor
-
-
-@dataclass(frozen=True)
-class MailSettings:
-    """How a workspace sends mail; the password is a vault secret's name."""
-
-    host: str
-    port: int = 587
-    sender: str = "Aerostudio <no-reply@localhost>"
-    starttls: bool = True
-    username: str | None = None
-    password_secret: str | None = None
-    link_base_url: str = "http://127.0.0.1:7410"
+from engine.run.mail import send_mail
 
 
 def _digest(salt: str, code: str) -> str:
     return hmac.new(bytes.fromhex(salt), code.strip().encode(), hashlib.sha256).hexdigest()
 
 
-async def _send_mail(ctx: NodeContext, to: str, subject: str, body: str) -> None:
-    import aiosmtplib
-
-    mail: MailSettings | None = ctx.services.mail
-    if mail is None:
-        raise NodeError("auth_gate needs the workspace's mail settings to send a code")
-    message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = mail.sender, to, subject
-    message.set_content(body)
-    password = await ctx.secret(mail.password_secret) if mail.password_secret else None
-    try:
-        await aiosmtplib.send(
-            message,
-            hostname=mail.host,
-            port=mail.port,
-            start_tls=mail.starttls,
-            username=mail.username,
-            password=password,
-            timeout=30,
-        )
-    except aiosmtplib.SMTPException as exc:
-        raise NodeError(f"could not send the code to {to}: {type(exc).__name__}") from None
-
-
 async def _deliver(ctx: NodeContext, config: AuthGateConfig, identity: str, code: str) -> None:
     if config.method == "email_otp":
-        await _send_mail(
+        await send_mail(
             ctx,
             identity,
             "Your verification code",
             f"Your code is {code}. It expires in {config.ttl_s:g} seconds.",
         )
     elif config.method == "magic_link":
-        mail: MailSettings | None = ctx.services.mail
-        base = mail.link_base_url if mail else ""
-        await _send_mail(
+        base = getattr(ctx.services.mail, "link_base_url", "")
+        await send_mail(
             ctx,
             identity,
             "Your sign-in link",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from engine.nodes.tools import CodeBlockConfig, FunctionCallConfig
-from engine.paths import data_dir
+from engine.paths import data_dir, resources_dir
 from engine.run.context import NodeContext, Outcome
 from engine.run.errors import NodeError
 from engine.run.executors import executor
@@ -37,6 +38,17 @@ async def run_code_block(ctx: NodeContext, config: CodeBlockConfig) -> Outcome:
     return Outcome("out", result)
 
 
+def function_path(workspace: str, name: str) -> Path:
+    """A workspace function's file: in the data directory, or bundled for the demo workspace."""
+    path = data_dir() / "workspaces" / workspace / "functions" / f"{name}.py"
+    bundled = resources_dir() / "functions" / workspace / f"{name}.py"
+    if not path.exists() and workspace == "demo" and bundled.exists():
+        return bundled
+    if not path.exists():
+        raise NodeError(f"workspace '{workspace}' has no function '{name}' (expected {path})")
+    return path
+
+
 @executor("function_call")
 async def run_function_call(ctx: NodeContext, config: FunctionCallConfig) -> Outcome:
     if config.function.startswith("@"):
@@ -46,9 +58,7 @@ async def run_function_call(ctx: NodeContext, config: FunctionCallConfig) -> Out
         )
     workspace = ctx.workspace or "default"
     name = re.sub(r"[^a-z0-9_.-]", "", config.function)
-    path = data_dir() / "workspaces" / workspace / "functions" / f"{name}.py"
-    if not path.exists():
-        raise NodeError(f"workspace '{workspace}' has no function '{name}' (expected {path})")
+    path = function_path(workspace, name)
     payload = {"input": _json_safe(ctx.render(config.input)), "vars": {}, "nodes": {}}
     result = await run_python(
         path.read_text(encoding="utf-8"),

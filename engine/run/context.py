@@ -13,16 +13,50 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from engine.flow import Node
+from engine.flow import Flow, Node
 from engine.flow.expressions import evaluate, render_value
 from engine.run.events import EventLog
 from engine.tools import SecretLookup, ToolGateway
 
 
-class MessageSink(Protocol):
-    """Where `send_message` delivers: the studio chat, an endpoint stream, a bot channel."""
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A message a run sends: into its own conversation, or (`send_proactive`) first, to a user
+    or channel of a bot on a chat platform."""
 
-    async def send(self, run_id: str, text: str, buttons: list[dict[str, str]]) -> str: ...
+    text: str
+    buttons: tuple[Mapping[str, str], ...] = ()
+    platform: str | None = None
+    bot: str | None = None
+    to: str | None = None
+
+
+class MessageSink(Protocol):
+    """Where messages go: the run's conversation (studio chat, endpoint stream) when absent,
+    bot adapters when the runtime has them. Returns the message id."""
+
+    async def send(self, run_id: str, message: OutboundMessage) -> str: ...
+
+
+class FlowSource(Protocol):
+    """The flows a runtime knows by id or slug (`delegate_to_bot` targets)."""
+
+    def find(self, target: str) -> Flow: ...
+
+
+class ChildRuns(Protocol):
+    """Runs another flow for a node and returns its output (`delegate_to_bot`)."""
+
+    async def run_child(
+        self,
+        parent: NodeContext,
+        find: Callable[[], Flow],
+        payload: Any,
+        context: Any,
+        timeout_s: float,
+    ) -> Any:
+        """The child run's `RunResult`, starting it with the flow `find` gives unless it was
+        started before a restart; TimeoutError (the child cancelled) when time is up."""
 
 
 @dataclass
@@ -34,6 +68,8 @@ class Services:
     llm: Any = None
     messages: MessageSink | None = None
     mail: Any = None
+    flows: FlowSource | None = None
+    children: ChildRuns | None = None
     clock: Callable[[], float] = time.time
 
 
@@ -59,7 +95,7 @@ class Recorder(Protocol):
         self, node_id: str, key: str, timeout_s: float | None
     ) -> dict[str, Any] | None: ...
 
-    async def sleep(self, key: str, seconds: float) -> None: ...
+    async def sleep(self, key: str, seconds: float, node_id: str = "") -> None: ...
 
 
 @dataclass
@@ -75,6 +111,7 @@ class NodeContext:
     services: Services
     recorder: Recorder
     flow_llm: Any = None
+    depth: int = 0
 
     def render(self, value: Any) -> Any:
         """Render templates inside a config value against the run's scope."""
@@ -122,5 +159,6 @@ class NodeContext:
         return record.output
 
     async def sleep(self, seconds: float) -> None:
-        """A durable timer: after a restart it fires at the time first set."""
-        await self.recorder.sleep(self.key, seconds)
+        """A durable timer: after a restart it fires at the time first set; a message posted to
+        this node fires it at once (debugging a flow that waits hours)."""
+        await self.recorder.sleep(self.key, seconds, self.node.id)

@@ -10,10 +10,11 @@ and events already in the history are not emitted twice.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import sys
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,20 @@ from dbos import DBOS, DBOSConfig, SetWorkflowID
 from engine import __version__
 from engine.flow import Flow, from_document, to_document
 from engine.paths import data_dir
-from engine.run.context import Outcome, Services
+from engine.run.context import NodeContext, Outcome, Services
 from engine.run.debug import Debugger
 from engine.run.events import Event, EventLog
 from engine.run.graph import FlowGraph
 from engine.run.interpreter import Interpreter
 from engine.run.recorder import StoreRecorder
-from engine.run.runtime import CheckedFlows, RunHandle, RunResult, execute, pick_trigger
+from engine.run.runtime import (
+    CheckedFlows,
+    RunHandle,
+    RunResult,
+    child_run_id,
+    execute,
+    pick_trigger,
+)
 from engine.run.store import RunStore, create_engine
 
 # Bump the suffix when the interpreter changes how it replays recorded runs.
@@ -133,6 +141,8 @@ class DurableRuntime:
         self._starting: dict[str, Flow] = {}
         self._flushers: dict[str, asyncio.Task[None]] = {}
         self._buffers: dict[str, list[Event]] = {}
+        if self.services.children is None:
+            self.services.children = self
 
     def _system_url(self) -> str:
         if self.url.startswith("sqlite:///"):
@@ -191,6 +201,9 @@ class DurableRuntime:
         trigger: str | None = None,
         breakpoints: Iterable[str] = (),
         pinned: Mapping[str, Outcome] | None = None,
+        depth: int = 0,
+        context: Any = None,
+        parent: str | None = None,
     ) -> RunHandle:
         self.checked.check(flow)
         start_node = pick_trigger(flow, trigger)
@@ -201,6 +214,9 @@ class DurableRuntime:
                 k: {"handle": v.handle, "output": v.output, "variables": dict(v.variables)}
                 for k, v in (pinned or {}).items()
             },
+            "depth": depth,
+            "context": context,
+            "parent": parent,
         }
         await asyncio.to_thread(
             self.store.create_run, run_id, flow.id, self._document(flow), payload, options
@@ -210,6 +226,49 @@ class DurableRuntime:
         with SetWorkflowID(run_id):
             await DBOS.start_workflow_async(run_workflow, run_id)
         return handle
+
+    async def run_child(
+        self,
+        parent: NodeContext,
+        find: Callable[[], Flow],
+        payload: Any,
+        context: Any,
+        timeout_s: float,
+    ) -> RunResult:
+        """A delegated run of `flow` for the node `parent`: started once (after a restart the
+        parent finds it again by its id), awaited up to `timeout_s`, cancelled after that."""
+        child_id = child_run_id(parent.run_id, parent.key)
+        if await asyncio.to_thread(self.store.run, child_id) is None:
+            # Started outside the parent's DBOS context: a top-level workflow of its own, which
+            # DBOS does not tie to the parent's step order.
+            starting = asyncio.get_running_loop().create_task(
+                self.start(
+                    find(),
+                    payload,
+                    run_id=child_id,
+                    depth=parent.depth + 1,
+                    context=context,
+                    parent=parent.run_id,
+                ),
+                context=contextvars.Context(),
+            )
+            await starting
+        try:
+            return await asyncio.wait_for(self._result(child_id), timeout_s)
+        except TimeoutError:
+            await asyncio.to_thread(self.cancel, child_id)
+            raise
+
+    async def _result(self, run_id: str) -> RunResult:
+        """The result of a run, whichever process runs it."""
+        while True:
+            handle = self.handles.get(run_id)
+            if handle is not None:
+                return await handle.result()
+            row = await asyncio.to_thread(self.store.run, run_id)
+            if row is not None and row["status"] not in ("running", "paused"):
+                return RunResult(row["status"], row["output"], row["error"])
+            await asyncio.sleep(self.poll_s)
 
     def _document(self, flow: Flow) -> dict[str, Any]:
         """The flow's JSON document, kept per flow object (flows are immutable)."""
@@ -293,14 +352,20 @@ class DurableRuntime:
             recorder=handle.recorder,
             debugger=handle.debugger,
             pinned=pinned,
+            depth=row["options"].get("depth", 0),
+            context=row["options"].get("context"),
         )
         self._flushers[run_id] = asyncio.ensure_future(self._flush_loop(run_id, handle))
         try:
             result = await execute(interpreter, handle, row["options"]["trigger"], row["input"])
             self._flushers.pop(run_id).cancel()
-            await asyncio.to_thread(self.store.append_events, run_id, self._take_batch(run_id))
             await asyncio.to_thread(
-                self.store.finish_run, run_id, result.status, result.output, result.error
+                self.store.finish_run,
+                run_id,
+                result.status,
+                result.output,
+                result.error,
+                self._take_batch(run_id),
             )
         except BaseException as exc:  # whoever waits for the run must hear of it
             flusher = self._flushers.pop(run_id, None)

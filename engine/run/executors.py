@@ -5,14 +5,11 @@ interpreter runs them itself.
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from engine.nodes import NodeConfig
 from engine.nodes.control import ActionConfig, HttpRequest, LogicConfig, TriggerConfig
-from engine.nodes.messaging import ScheduleMessageConfig
 from engine.nodes.people import HumanReviewConfig
 from engine.nodes.spec import SecretRef
 from engine.run.context import NodeContext, Outcome
@@ -142,19 +139,3 @@ async def run_human_review(ctx: NodeContext, config: HumanReviewConfig) -> Outco
             "form": answer.get("form"),
         },
     )
-
-
-@executor("schedule_message")
-async def run_schedule_message(ctx: NodeContext, config: ScheduleMessageConfig) -> Outcome:
-    if config.delay_s is not None:
-        delay = config.delay_s
-    else:
-        due = datetime.fromisoformat(str(ctx.evaluate(config.at or "")))
-        delay = max(0.0, (due if due.tzinfo else due.replace(tzinfo=UTC)).timestamp() - time.time())
-    ctx.emit("run_paused", kind="timer", prompt=f"sending in {delay:g} s")
-    await ctx.sleep(delay)
-    ctx.emit("run_resumed", kind="timer")
-    text = str(ctx.render(config.text))
-    message_id = f"{ctx.run_id}:{ctx.key}"
-    ctx.emit("message", text=text, buttons=[], message_id=message_id)
-    return Outcome("out", {"sent_at": datetime.now(UTC).isoformat(), "message_id": message_id})

@@ -62,9 +62,19 @@ class Interpreter:
         recorder: Recorder,
         debugger: Debugger,
         pinned: Mapping[str, Outcome] | None = None,
+        depth: int = 0,
+        context: Any = None,
     ) -> None:
         self.flow = flow
         self.run_id = run_id
+        self.depth = depth
+        self.run_info = {
+            "id": run_id,
+            "flow_id": flow.id,
+            "workspace": flow.workspace,
+            "depth": depth,
+            "context": context,
+        }
         self.graph = FlowGraph(flow)
         self.events = events
         self.services = services
@@ -198,7 +208,7 @@ class Interpreter:
             "input": self.input,
             "vars": region.variables,
             "nodes": region.outputs,
-            "run": {"id": self.run_id, "flow_id": self.flow.id, "workspace": self.flow.workspace},
+            "run": self.run_info,
             "error": region.error,
         }
 
@@ -289,6 +299,7 @@ class Interpreter:
                     self.services,
                     self.recorder,
                     self.flow.settings.llm,
+                    self.depth,
                 )
                 async with self._slots:
                     outcome = await asyncio.wait_for(run(ctx, self._config(node)), node.timeout_s)

@@ -15,7 +15,8 @@ from engine.run.store import Record, RunStore
 
 class MemoryRecorder:
     def __init__(self) -> None:
-        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._inbox: list[tuple[str | None, dict[str, Any]]] = []
+        self._waiters: list[asyncio.Future[None]] = []
 
     def recorded(self, key: str) -> Record | None:
         return None
@@ -24,18 +25,41 @@ class MemoryRecorder:
         return record
 
     def post(self, message: dict[str, Any], node_id: str | None = None) -> None:
-        self._inbox.put_nowait(message)
+        self._inbox.append((node_id, message))
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
+    def _take(self, node_id: str, addressed: bool) -> dict[str, Any] | None:
+        for index, (to, message) in enumerate(self._inbox):
+            if to == node_id or (to is None and not addressed):
+                del self._inbox[index]
+                return message
+        return None
+
+    async def _wait(
+        self, node_id: str, addressed: bool, timeout_s: float | None
+    ) -> dict[str, Any] | None:
+        async def taken() -> dict[str, Any]:
+            while (message := self._take(node_id, addressed)) is None:
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+                await waiter
+            return message
+
+        try:
+            return await asyncio.wait_for(taken(), timeout_s)
+        except TimeoutError:
+            return None
 
     async def wait_message(
         self, node_id: str, key: str, timeout_s: float | None
     ) -> dict[str, Any] | None:
-        try:
-            return await asyncio.wait_for(self._inbox.get(), timeout_s)
-        except TimeoutError:
-            return None
+        return await self._wait(node_id, False, timeout_s)
 
-    async def sleep(self, key: str, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    async def sleep(self, key: str, seconds: float, node_id: str = "") -> None:
+        await self._wait(node_id, True, seconds)
 
 
 class StoreRecorder:
@@ -72,9 +96,16 @@ class StoreRecorder:
                 return None
             await asyncio.sleep(self.poll_s)
 
-    async def sleep(self, key: str, seconds: float) -> None:
+    async def sleep(self, key: str, seconds: float, node_id: str = "") -> None:
+        """Until the recorded due time, or until a message posted to this node fires it now."""
         due = await self._due(f"{key}#timer", seconds)
-        await asyncio.sleep(max(0.0, due - time.time()))
+        while time.time() < due:
+            fired = await asyncio.to_thread(
+                self.store.take_message, self.run_id, node_id, f"{key}#fire", True
+            )
+            if fired is not None:
+                return
+            await asyncio.sleep(min(self.poll_s, max(0.0, due - time.time())))
 
     async def _due(self, key: str, seconds: float) -> float:
         record = self.recorded(key)

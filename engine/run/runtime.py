@@ -5,17 +5,25 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.flow import Flow, has_errors, validate
-from engine.run.context import Outcome, Recorder, Services
+from engine.run.context import NodeContext, Outcome, Recorder, Services
 from engine.run.debug import Debugger
 from engine.run.errors import RunEnded
 from engine.run.events import EventLog
 from engine.run.interpreter import Interpreter, NodeFailure
 from engine.run.recorder import MemoryRecorder
+
+_CHILD_IDS = uuid.UUID("6f1d4a52-93a8-4f0e-9a51-0c6b7e2d8a11")
+
+
+def child_run_id(run_id: str, key: str) -> str:
+    """The id of the run a delegating node starts: the same after a restart, so the child is
+    found again rather than started twice."""
+    return uuid.uuid5(_CHILD_IDS, f"{run_id}/{key}").hex
 
 
 class FlowInvalid(ValueError):
@@ -163,6 +171,8 @@ class Runtime:
         self.services = services or Services()
         self.runs: dict[str, RunHandle] = {}
         self.checked = CheckedFlows()
+        if self.services.children is None:
+            self.services.children = self
 
     def start(
         self,
@@ -173,8 +183,11 @@ class Runtime:
         trigger: str | None = None,
         breakpoints: Iterable[str] = (),
         pinned: Mapping[str, Outcome] | None = None,
+        depth: int = 0,
+        context: Any = None,
     ) -> RunHandle:
-        """Validate the flow and start a run; its events begin with `run_started`."""
+        """Validate the flow and start a run; its events begin with `run_started`. `depth` and
+        `context` are a delegated run's (see `run_child`)."""
         self.checked.check(flow)
         start_node = pick_trigger(flow, trigger)
         run_id = run_id or uuid.uuid4().hex
@@ -187,12 +200,33 @@ class Runtime:
             recorder=handle.recorder,
             debugger=handle.debugger,
             pinned=pinned,
+            depth=depth,
+            context=context,
         )
         handle.runner = asyncio.ensure_future(
             self._execute(interpreter, handle, start_node, payload)
         )
         self.runs[run_id] = handle
         return handle
+
+    async def run_child(
+        self,
+        parent: NodeContext,
+        find: Callable[[], Flow],
+        payload: Any,
+        context: Any,
+        timeout_s: float,
+    ) -> RunResult:
+        """A delegated run for the node `parent`, awaited up to `timeout_s`."""
+        child_id = child_run_id(parent.run_id, parent.key)
+        handle = self.runs.get(child_id) or self.start(
+            find(), payload, run_id=child_id, depth=parent.depth + 1, context=context
+        )
+        try:
+            return await asyncio.wait_for(handle.result(), timeout_s)
+        except TimeoutError:
+            handle.cancel()
+            raise
 
     @staticmethod
     async def _execute(

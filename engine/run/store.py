@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,8 +153,14 @@ class RunStore:
         with self.engine.connect() as db:
             return [dict(row) for row in db.execute(query).mappings()]
 
-    def finish_run(self, run_id: str, status: str, output: Any, error: Any) -> None:
+    def finish_run(
+        self, run_id: str, status: str, output: Any, error: Any, last_events: Sequence[Any] = ()
+    ) -> None:
+        """Record how the run ended, with its last events in the same transaction: whoever
+        reads `run_finished` finds the run's status and output too."""
         with self.engine.begin() as db:
+            if last_events:
+                self._insert_events(db, run_id, list(last_events))
             db.execute(
                 runs.update()
                 .where(runs.c.run_id == run_id)
@@ -229,14 +236,18 @@ class RunStore:
         if not batch:
             return
         with self.engine.begin() as db:
-            db.execute(
-                events.insert().values(
-                    run_id=run_id,
-                    first_seq=batch[0]["seq"],
-                    last_seq=batch[-1]["seq"],
-                    events=_dumps(batch),
-                )
+            self._insert_events(db, run_id, batch)
+
+    @staticmethod
+    def _insert_events(db: sa.Connection, run_id: str, batch: list[dict[str, Any]]) -> None:
+        db.execute(
+            events.insert().values(
+                run_id=run_id,
+                first_seq=batch[0]["seq"],
+                last_seq=batch[-1]["seq"],
+                events=_dumps(batch),
             )
+        )
 
     def events(self, run_id: str, after: int = 0) -> list[dict[str, Any]]:
         query = (
@@ -266,8 +277,11 @@ class RunStore:
                 or 0
             )
 
-    def take_message(self, run_id: str, node_id: str, taker: str) -> dict[str, Any] | None:
-        """The oldest message for this run (or this node) not yet taken; taking is once only."""
+    def take_message(
+        self, run_id: str, node_id: str, taker: str, addressed: bool = False
+    ) -> dict[str, Any] | None:
+        """The oldest message for this run (or this node) not yet taken; taking is once only.
+        `addressed`: only a message posted to this node."""
         with self.engine.begin() as db:
             taken = db.execute(
                 sa.select(messages.c.body).where(
@@ -281,7 +295,9 @@ class RunStore:
                 .where(
                     messages.c.run_id == run_id,
                     messages.c.taken_by.is_(None),
-                    sa.or_(messages.c.node_id.is_(None), messages.c.node_id == node_id),
+                    messages.c.node_id == node_id
+                    if addressed
+                    else sa.or_(messages.c.node_id.is_(None), messages.c.node_id == node_id),
                 )
                 .order_by(messages.c.id)
                 .limit(1)

@@ -1,4 +1,4 @@
-"""llm_call, confidence_router and send_message on the interpreter, with the scripted demo model."""
+"""llm_call and confidence_router on the interpreter, with the scripted demo model."""
 
 from __future__ import annotations
 
@@ -108,19 +108,6 @@ async def test_llm_router_uses_the_models_confidence():
     sure = await Runtime().start(runnable, {"text": "refund my order"}).result()
     unsure = await Runtime().start(runnable, {"text": "cancel it"}).result()
     assert (sure.output, unsure.output) == ("refund", "unsure")
-
-
-async def test_send_message_emits_a_message_event_with_buttons():
-    reply = node(
-        "reply",
-        "send_message",
-        {"text": "Hi {{ input.name }}", "buttons": [{"label": "Yes", "value": "yes"}]},
-    )
-    handle = Runtime().start(chain(trigger(), reply), {"name": "Ada"})
-    result = await handle.result()
-    (message,) = [e for e in handle.events.history if e["type"] == "message"]
-    assert (message["text"], message["buttons"]) == ("Hi Ada", [{"label": "Yes", "value": "yes"}])
-    assert result.output == {"message_id": message["message_id"]}
 
 
 async def test_an_unknown_provider_fails_the_node_with_the_llm_error_kind():

@@ -10,7 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from engine.run import Runtime, Services
-from engine.run.auth_gate import MailSettings
+from engine.run.mail import MailSettings
 from tests.flow.builders import edge, end, flow, node, trigger
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]

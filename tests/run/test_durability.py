@@ -295,3 +295,54 @@ def test_agent_turns_and_tool_calls_are_not_repeated_after_a_kill(home):
         "agent#turn2",
         "agent#turn3",
     ]
+
+
+def test_a_delegated_run_is_found_again_after_a_kill_not_started_twice(recorder, home):
+    """The parent is killed while its child waits for a review: the child is answered, then the
+    parent recovers, finds the same child by its id and returns its output."""
+    from engine.run.runtime import child_run_id
+
+    child = flow(
+        [
+            trigger(),
+            node("review", "human_review", {"title": "Send it?"}),
+            _post("deliver", recorder.url + "/delivered"),
+        ],
+        [edge("start", "review"), edge("review", "deliver", "approved")],
+        id="helper",
+    )
+    parent = flow(
+        [trigger(), node("ask", "delegate_to_bot", {"target": "helper", "input": {"n": 1}})],
+        [edge("start", "ask")],
+        id="front",
+    )
+    save(child, home / "helper.flow.json")
+    save(parent, home / "front.flow.json")
+    db = f"sqlite:///{home / 'runs.sqlite'}"
+    first = _cli("run", str(home / "front.flow.json"), db=db, stdin=subprocess.PIPE)
+    store = RunStore(create_engine(db))
+
+    def paused_child():
+        runs = {r["flow_id"]: r["run_id"] for r in store.list_runs()}
+        if "helper" in runs and any(
+            e["type"] == "run_paused" for e in store.events(runs["helper"])
+        ):
+            return runs
+
+    runs = _wait(paused_child, "the delegated run to pause")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    assert runs["helper"] == child_run_id(runs["front"], "ask")
+
+    answered = _cli("resume", runs["helper"], "--decision", "approve", db=db)
+    _out, err = answered.communicate(timeout=60)
+    assert answered.returncode == 0, err
+    recovered = _cli("recover", db=db)
+    _out, err = recovered.communicate(timeout=60)
+    assert recovered.returncode == 0, err
+
+    assert sorted(r["flow_id"] for r in store.list_runs()) == ["front", "helper"]
+    front = store.run(runs["front"])
+    assert front["status"] == "succeeded", front["error"]
+    assert front["output"]["status"] == 200
+    assert dict(recorder.hits) == {"/delivered": 1}
