@@ -177,7 +177,9 @@ async def _follow(runtime: Any, args: argparse.Namespace, seen: int, describe: A
         if args.run_id in runtime.handles:
             runtime.flush(args.run_id)
         for event in runtime.store.events(args.run_id, seen):
-            print(json.dumps(event, default=str) if args.json else describe(event), flush=True)
+            line = json.dumps(event, default=str) if args.json else describe(event)
+            if line:
+                print(line, flush=True)
             seen = event["seq"]
             if event["type"] == "run_finished":
                 return 0 if event["status"] == "succeeded" else 1

@@ -89,6 +89,11 @@ def describe(event: dict[str, Any]) -> str:
         return f"💬 {to}{event['text']}"
     if kind == "run_finished":
         return f"■ {event['status']}"
+    if kind == "tool_call":
+        arguments = json.dumps(event.get("arguments"), ensure_ascii=False, default=str)
+        return f"  {node} 🔧 {event['tool']} {arguments[:80]}"
+    if kind in ("node_delta", "tool_result"):
+        return ""  # the node's output shows the whole text and the tool results
     return f"  {kind} {node}".rstrip()
 
 
@@ -163,7 +168,8 @@ async def _run(args: argparse.Namespace, payload: Any) -> int:
 
     def show(event: dict[str, Any]) -> None:
         line = json.dumps(event, ensure_ascii=False, default=str) if args.json else describe(event)
-        print(line, flush=True)
+        if line:
+            print(line, flush=True)
         if event["type"] == "run_paused" and event["kind"] in PROMPTS:
             pending.append(asyncio.ensure_future(_answer_pauses(handle, event)))
 

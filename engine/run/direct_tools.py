@@ -115,10 +115,13 @@ class DirectToolGateway:
             raise
 
     async def list_tools(self, workspace: str) -> list[ToolInfo]:
+        """Every server's tools, the servers started and asked at once."""
+        servers = sorted(self._servers(workspace))
+        clients = await asyncio.gather(*(self._client(workspace, s) for s in servers))
+        listed = await asyncio.gather(*(c.list_tools() for c in clients))
         tools = []
-        for server in sorted(self._servers(workspace)):
-            client = await self._client(workspace, server)
-            for tool in (await client.list_tools()).tools:
+        for server, listing in zip(servers, listed, strict=True):
+            for tool in listing.tools:
                 hints = tool.annotations
                 tools.append(
                     ToolInfo(
