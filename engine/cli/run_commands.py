@@ -50,7 +50,8 @@ def register(subparsers: Any) -> None:
 
 def _store(db: str | None) -> Any:
     from engine.run.durable import default_url
-    from engine.run.store import RunStore, create_engine
+    from engine.run.store import RunStore
+    from engine.store.db import create_engine
 
     return RunStore(create_engine(db or default_url()))
 

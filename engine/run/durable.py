@@ -37,7 +37,8 @@ from engine.run.runtime import (
     execute,
     pick_trigger,
 )
-from engine.run.store import RunStore, create_engine
+from engine.run.store import RunStore
+from engine.store.db import create_engine
 
 # Bump the suffix when the interpreter changes how it replays recorded runs.
 APPLICATION_VERSION = f"aerostudio-{__version__}-replay1"

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from engine.flow import save
-from engine.run.store import RunStore, create_engine
+from engine.run.store import RunStore
+from engine.store.db import create_engine
 from tests.flow.builders import edge, flow, node, trigger
 from tests.run.recorder_server import Recorder
 
@@ -221,7 +222,7 @@ async def test_a_cancel_asked_from_another_process_stops_the_run(home):
 
 
 def test_plain_postgresql_urls_use_psycopg_3():
-    from engine.run.store import normalize_url
+    from engine.store.db import normalize_url
 
     assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("sqlite:///x.sqlite") == "sqlite:///x.sqlite"
@@ -328,6 +329,7 @@ def test_a_delegated_run_is_found_again_after_a_kill_not_started_twice(recorder,
             e["type"] == "run_paused" for e in store.events(runs["helper"])
         ):
             return runs
+        return None
 
     runs = _wait(paused_child, "the delegated run to pause")
     os.kill(first.pid, signal.SIGKILL)

@@ -1,0 +1,134 @@
+"""The call log: one row per tool call through the gateway, with secret values redacted from
+error texts; retention; usage by member, tool and server over a time window."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.store.tables import calls, settings
+
+REDACTED = "[redacted]"
+DEFAULT_RETENTION_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Call:
+    workspace: str
+    server: str
+    tool: str
+    member: str
+    started_at: float
+    latency_ms: float
+    outcome: str  # ok, tool_error, error, denied
+    error: str | None = None
+
+
+def redact(text: str, secret_values: Iterable[str]) -> str:
+    """The text with every secret value (longest first, so overlaps go too) replaced."""
+    for value in sorted((v for v in secret_values if len(v) >= 4), key=len, reverse=True):
+        text = text.replace(value, REDACTED)
+    return text
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of sorted values."""
+    if not values:
+        return 0.0
+    rank = max(0, min(len(values) - 1, math.ceil(q * len(values)) - 1))
+    return values[rank]
+
+
+class CallLog:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def record(self, call: Call) -> None:
+        with self.engine.begin() as db:
+            db.execute(calls.insert().values(**call.__dict__))
+
+    def entries(
+        self,
+        workspace: str,
+        *,
+        since: float | None = None,
+        tool: str | None = None,
+        server: str | None = None,
+        member: str | None = None,
+        outcome: str | None = None,
+        limit: int = 100,
+    ) -> list[Call]:
+        """The newest calls first, filtered."""
+        query = sa.select(calls).where(calls.c.workspace == workspace)
+        for column, value in (
+            (calls.c.tool, tool),
+            (calls.c.server, server),
+            (calls.c.member, member),
+            (calls.c.outcome, outcome),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(calls.c.started_at >= since)
+        query = query.order_by(calls.c.started_at.desc(), calls.c.id.desc()).limit(limit)
+        with self.engine.connect() as db:
+            rows = db.execute(query).mappings().all()
+        return [Call(**{k: v for k, v in row.items() if k != "id"}) for row in rows]
+
+    def usage(self, workspace: str, since: float | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Per member, tool and server: calls, error rate, p50 and p95 latency (ms)."""
+        query = sa.select(
+            calls.c.member, calls.c.tool, calls.c.server, calls.c.latency_ms, calls.c.outcome
+        ).where(calls.c.workspace == workspace)
+        if since is not None:
+            query = query.where(calls.c.started_at >= since)
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
+        report: dict[str, list[dict[str, Any]]] = {}
+        for dimension in ("member", "tool", "server"):
+            groups: dict[str, list[Any]] = defaultdict(list)
+            for row in rows:
+                groups[getattr(row, dimension)].append(row)
+            lines = []
+            for key, group in groups.items():
+                latencies = sorted(r.latency_ms for r in group)
+                errors = sum(1 for r in group if r.outcome != "ok")
+                lines.append(
+                    {
+                        dimension: key,
+                        "calls": len(group),
+                        "error_rate": round(errors / len(group), 4),
+                        "p50_ms": round(_percentile(latencies, 0.50), 2),
+                        "p95_ms": round(_percentile(latencies, 0.95), 2),
+                    }
+                )
+            report[dimension] = sorted(lines, key=lambda line: (-line["calls"], line[dimension]))
+        return report
+
+    # ----------------------------------------------------------------------------- retention
+
+    def retention_days(self) -> float:
+        with self.engine.connect() as db:
+            value = db.execute(
+                sa.select(settings.c.value).where(settings.c.key == "call_log_retention_days")
+            ).scalar()
+        return float(value) if value is not None else DEFAULT_RETENTION_DAYS
+
+    def set_retention_days(self, days: float) -> None:
+        if days <= 0:
+            raise ValueError("retention: a number of days above 0")
+        with self.engine.begin() as db:
+            db.execute(settings.delete().where(settings.c.key == "call_log_retention_days"))
+            db.execute(settings.insert().values(key="call_log_retention_days", value=days))
+
+    def prune(self, now: float | None = None) -> int:
+        """Delete calls older than the retention; returns how many."""
+        cutoff = (time.time() if now is None else now) - self.retention_days() * 86400
+        with self.engine.begin() as db:
+            return db.execute(calls.delete().where(calls.c.started_at < cutoff)).rowcount

@@ -1,0 +1,368 @@
+"""The gateway itself, in-process: a workspace's servers behind one set of tools, resources and
+prompts, with secrets injected at connect time, roles checked and every tool call logged.
+
+The MCP endpoint (engine.gateway.server) and the engine's `mcp_tool` / `agent_loop` nodes both
+call `Gateway`, so flows get the same secrets, roles and log as editors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import mcp_types as types
+import sqlalchemy as sa
+
+from engine.gateway.calllog import Call, CallLog, redact
+from engine.gateway.naming import aggregate, resource_uri, split_resource_uri
+from engine.gateway.tokens import Forbidden, Member, Tokens, may_call
+from engine.gateway.upstream import Upstream, UpstreamError
+from engine.gateway.vault import SecretNotFound, Vault
+from engine.gateway.workspaces import NotFound, Workspaces
+from engine.paths import data_dir, resources_dir
+from engine.tools import ToolInfo, ToolResult
+
+ServerConfig = Mapping[str, Any]
+FLOW_MEMBER_ROLE = "developer"  # what a flow's run may do: call any tool of its workspace
+
+
+class ToolNotFound(LookupError):
+    pass
+
+
+def demo_servers() -> dict[str, dict[str, Any]]:
+    """The built-in `demo` workspace: our demo servers over stdio (resources/servers)."""
+    folder = resources_dir() / "servers"
+    return {
+        name: {"command": sys.executable, "args": [str(folder / f"{name}.py")], "env": {}}
+        for name in ("errors", "orders", "tickets")
+    }
+
+
+@dataclass(frozen=True)
+class _Tool:
+    name: str
+    server: str
+    upstream: str
+    tool: types.Tool
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.tool.annotations and self.tool.annotations.read_only_hint)
+
+    @property
+    def destructive(self) -> bool:
+        return bool(self.tool.annotations and self.tool.annotations.destructive_hint)
+
+
+class Gateway:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        vault: Vault,
+        *,
+        builtin: Mapping[str, Mapping[str, ServerConfig]] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.vault = vault
+        self.workspaces = Workspaces(engine)
+        self.tokens = Tokens(engine)
+        self.log = CallLog(engine)
+        self.builtin = {"demo": demo_servers(), **(builtin or {})}
+        self._upstreams: dict[tuple[str, str], tuple[str, Upstream]] = {}
+        self._listeners: list[Callable[[str], Awaitable[None]]] = []
+        self._listed: dict[str, frozenset[str]] = {}
+
+    # ------------------------------------------------------------------------------ servers
+
+    def server_configs(self, workspace: str) -> dict[str, ServerConfig]:
+        """The enabled servers of a workspace; a built-in workspace when the store has none."""
+        stored = {s.name: s for s in self.workspaces.servers(workspace)}
+        if not stored and workspace in self.builtin:
+            try:
+                self.workspaces.get(workspace)
+            except NotFound:
+                return dict(self.builtin[workspace])
+        return {name: s.config for name, s in stored.items() if s.enabled}
+
+    def _resolve(self, workspace: str, values: Mapping[str, Any]) -> dict[str, str]:
+        resolved = {}
+        for key, value in values.items():
+            if isinstance(value, Mapping):
+                try:
+                    value = self.vault.get(workspace, str(value["secret"]))
+                except SecretNotFound as exc:
+                    raise UpstreamError(f"{key}: {exc}") from None
+            resolved[key] = str(value)
+        return resolved
+
+    def _target(self, workspace: str, config: ServerConfig) -> tuple[str, Callable[[], Any]]:
+        """How to connect (secrets filled in: a fresh `mcp.Client` target per call) and a
+        fingerprint of it: when a secret is rotated or the config edited, the fingerprint
+        changes and the session is reopened."""
+        if "command" in config:
+            from mcp import StdioServerParameters
+
+            # The SDK adds a few safe variables of ours (PATH, HOME, ...), nothing else.
+            env = {"AEROSTUDIO_HOME": str(data_dir())}
+            env.update(self._resolve(workspace, config.get("env") or {}))
+            stdio = StdioServerParameters(
+                command=str(config["command"]),
+                args=[str(a) for a in config.get("args") or []],
+                env=env,
+                cwd=config.get("cwd"),
+            )
+            shown: Any = ["stdio", stdio.command, stdio.args, env, stdio.cwd]
+
+            def make() -> Any:
+                return stdio
+        else:
+            url, transport = str(config["url"]), str(config.get("transport", "http"))
+            headers = self._resolve(workspace, config.get("headers") or {})
+            shown = ["remote", url, transport, headers]
+
+            def make() -> Any:
+                return _remote(url, transport, headers)
+
+        digest = hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode())
+        return digest.hexdigest(), make
+
+    async def upstream(self, workspace: str, server: str) -> Upstream:
+        config = self.server_configs(workspace).get(server)
+        if config is None:
+            raise ToolNotFound(f"workspace '{workspace}' has no enabled server '{server}'")
+        fingerprint, make = self._target(workspace, config)
+        known = self._upstreams.get((workspace, server))
+        if known is not None and known[0] == fingerprint:
+            return known[1]
+        if known is not None:
+            await known[1].close()
+
+        async def connect() -> Any:
+            return make()
+
+        async def changed() -> None:
+            await self.notify(workspace)
+
+        upstream = Upstream(server, connect, on_changed=changed)
+        self._upstreams[(workspace, server)] = (fingerprint, upstream)
+        return upstream
+
+    async def stop_server(self, workspace: str, server: str) -> None:
+        """Close a server's session (and kill its processes), e.g. after it was disabled."""
+        known = self._upstreams.pop((workspace, server), None)
+        if known is not None:
+            await known[1].close()
+        await self.notify(workspace)
+
+    # -------------------------------------------------------------------------------- tools
+
+    async def _tools(self, workspace: str) -> dict[str, _Tool]:
+        """Aggregated name -> tool, over every enabled server answering in time; a server that
+        fails or is slow is left out of the listing rather than holding up the others."""
+        servers = sorted(self.server_configs(workspace))
+
+        async def listing(server: str) -> list[types.Tool]:
+            try:
+                return await (await self.upstream(workspace, server)).list_tools()
+            except (UpstreamError, Exception):
+                return []
+
+        listed = await asyncio.gather(*(listing(s) for s in servers))
+        disabled = self.workspaces.disabled_tools(workspace)
+        found = {
+            (server, tool.name): tool
+            for server, tools in zip(servers, listed, strict=True)
+            for tool in tools
+            if (server, tool.name) not in disabled
+        }
+        names = aggregate(found)
+        tools = {
+            name: _Tool(name, server, upstream, found[(server, upstream)])
+            for name, (server, upstream) in names.items()
+        }
+        self._listed[workspace] = frozenset(tools)
+        return tools
+
+    async def list_tools(self, workspace: str, member: Member | None = None) -> list[ToolInfo]:
+        return [
+            ToolInfo(
+                name=t.name,
+                description=t.tool.description or "",
+                input_schema=dict(t.tool.input_schema or {}),
+                read_only=t.read_only,
+                destructive=t.destructive,
+                server=t.server,
+            )
+            for t in (await self._tools(workspace)).values()
+        ]
+
+    async def mcp_tools(self, workspace: str) -> list[types.Tool]:
+        """The tools as MCP `Tool`s under their aggregated names."""
+        return [
+            t.tool.model_copy(update={"name": t.name})
+            for t in (await self._tools(workspace)).values()
+        ]
+
+    async def call(
+        self, workspace: str, tool: str, arguments: Mapping[str, Any], member: Member
+    ) -> types.CallToolResult:
+        """Call a tool as a member: role checked, secrets injected, the call logged."""
+        started, clock = time.time(), time.perf_counter()
+        tools = await self._tools(workspace)
+        found = tools.get(tool)
+        server = found.server if found else tool.partition("__")[0]
+
+        def record(outcome: str, error: str | None = None) -> None:
+            text = redact(error, self.vault.values(workspace)) if error else None
+            self.log.record(
+                Call(
+                    workspace,
+                    server,
+                    tool,
+                    member.name,
+                    started,
+                    round((time.perf_counter() - clock) * 1000, 3),
+                    outcome,
+                    text,
+                )
+            )
+
+        if found is None:
+            record("error", "unknown tool")
+            raise ToolNotFound(f"workspace '{workspace}' has no tool '{tool}'")
+        if not may_call(member, found.read_only):
+            record("denied", f"role {member.role} may only call read-only tools")
+            raise Forbidden(
+                f"'{tool}' is not read-only; the {member.role} role may only call read-only tools"
+            )
+        try:
+            upstream = await self.upstream(workspace, found.server)
+            result = await upstream.call_tool(found.upstream, arguments)
+        except Exception as exc:
+            record("error", str(exc))
+            raise
+        if result.is_error:
+            record("tool_error", _text(result)[:2000])
+        else:
+            record("ok")
+        return result
+
+    async def call_tool(
+        self, workspace: str, tool: str, arguments: dict[str, Any], *, caller: str | None = None
+    ) -> ToolResult:
+        """The engine's ToolGateway: a flow's run calls as a developer named after the run."""
+        member = Member(workspace, caller or "flow", FLOW_MEMBER_ROLE, "")
+        try:
+            result = await self.call(workspace, tool, arguments, member)
+        except UpstreamError as exc:
+            raise LookupError(str(exc)) from None
+        content = [item.model_dump(mode="json", exclude_none=True) for item in result.content]
+        return ToolResult(
+            text=_text(result),
+            content=content,
+            structured=result.structured_content,
+            is_error=bool(result.is_error),
+        )
+
+    # ------------------------------------------------------------------ resources and prompts
+
+    async def list_resources(self, workspace: str) -> list[types.Resource]:
+        resources = []
+        for server in sorted(self.server_configs(workspace)):
+            try:
+                listed = await (await self.upstream(workspace, server)).list_resources()
+            except Exception:
+                continue
+            resources += [
+                r.model_copy(
+                    update={"uri": resource_uri(server, str(r.uri)), "name": f"{server}__{r.name}"}
+                )
+                for r in listed
+            ]
+        return resources
+
+    async def read_resource(self, workspace: str, uri: str) -> types.ReadResourceResult:
+        server, upstream_uri = split_resource_uri(uri)
+        result = await (await self.upstream(workspace, server)).read_resource(upstream_uri)
+        return result.model_copy(
+            update={
+                "contents": [
+                    c.model_copy(update={"uri": resource_uri(server, str(c.uri))})
+                    for c in result.contents
+                ]
+            }
+        )
+
+    async def _prompts(self, workspace: str) -> dict[str, tuple[str, types.Prompt]]:
+        found: dict[tuple[str, str], types.Prompt] = {}
+        for server in sorted(self.server_configs(workspace)):
+            try:
+                listed = await (await self.upstream(workspace, server)).list_prompts()
+            except Exception:
+                continue
+            found.update({(server, p.name): p for p in listed})
+        return {name: (pair[0], found[pair]) for name, pair in aggregate(found).items()}
+
+    async def list_prompts(self, workspace: str) -> list[types.Prompt]:
+        return [
+            prompt.model_copy(update={"name": name})
+            for name, (_, prompt) in (await self._prompts(workspace)).items()
+        ]
+
+    async def get_prompt(
+        self, workspace: str, name: str, arguments: Mapping[str, str] | None
+    ) -> types.GetPromptResult:
+        prompts = await self._prompts(workspace)
+        if name not in prompts:
+            raise ToolNotFound(f"workspace '{workspace}' has no prompt '{name}'")
+        server, prompt = prompts[name]
+        return await (await self.upstream(workspace, server)).get_prompt(prompt.name, arguments)
+
+    # ------------------------------------------------------------------------ notifications
+
+    def on_changed(self, listener: Callable[[str], Awaitable[None]]) -> None:
+        """Call `listener(workspace)` when a workspace's tools may have changed."""
+        self._listeners.append(listener)
+
+    async def notify(self, workspace: str) -> None:
+        for listener in list(self._listeners):
+            try:
+                await listener(workspace)
+            except Exception:
+                continue
+
+    async def aclose(self) -> None:
+        upstreams, self._upstreams = list(self._upstreams.values()), {}
+        await asyncio.gather(*(u.close() for _, u in upstreams), return_exceptions=True)
+
+
+def _text(result: types.CallToolResult) -> str:
+    return "\n".join(getattr(item, "text", "") for item in result.content if item.type == "text")
+
+
+@asynccontextmanager
+async def _remote(url: str, transport: str, headers: dict[str, str]) -> AsyncIterator[Any]:
+    """A transport to a remote server with its headers (secrets already filled in)."""
+    if transport == "sse":
+        from mcp.client.sse import sse_client
+
+        async with sse_client(url, headers=headers) as streams:
+            yield streams
+        return
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    timeout = httpx2.Timeout(30, read=300)
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=timeout) as client,
+        streamable_http_client(url, http_client=client) as streams,
+    ):
+        yield streams

@@ -1,0 +1,225 @@
+"""The gateway's HTTP face: `/ws/<slug>/mcp` (streamable HTTP, for 2026-07-28 clients and for
+older ones that handshake) and `/healthz`.
+
+Before any MCP message is read, a request must come with an allowed Host and Origin (against
+DNS rebinding), for a workspace that exists, with a valid bearer token of that workspace (checked
+on every request, so a revoked or expired token cuts off a connected client at its next request)
+and within its token's rate limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import mcp_types as types
+from mcp import MCPError
+from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from engine import __version__
+from engine.gateway.core import Gateway, ToolNotFound
+from engine.gateway.tokens import AuthError, Forbidden, Member, RateLimiter
+from engine.gateway.upstream import UpstreamError
+from engine.gateway.workspaces import NotFound
+
+FORBIDDEN = -32003  # an implementation-defined JSON-RPC server error: the role does not allow it
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+class _GatewayServer(Server[Any]):
+    """The low-level MCP server, announcing that tool, prompt and resource lists change."""
+
+    def create_initialization_options(self, *args: Any, **kwargs: Any) -> Any:
+        if not args and "notification_options" not in kwargs:
+            kwargs["notification_options"] = NotificationOptions(
+                prompts_changed=True, resources_changed=True, tools_changed=True
+            )
+        return super().create_initialization_options(*args, **kwargs)
+
+
+def _member(ctx: Any) -> Member:
+    member: Member = ctx.request.scope["state"]["aerostudio_member"]
+    return member
+
+
+class GatewayApp:
+    """The ASGI app; `app` is what uvicorn serves."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        hosts: Iterable[str] = LOCAL_HOSTS,
+        origins: Iterable[str] = (),
+        rate_per_minute: int = 120,
+    ) -> None:
+        self.gateway = gateway
+        self.hosts = {h.lower() for h in hosts}
+        self.origins = {o.lower().rstrip("/") for o in origins}
+        self.limiter = RateLimiter(rate_per_minute)
+        self._sessions: dict[str, dict[str, Any]] = {}  # slug -> MCP session id -> session
+        self.mcp = _GatewayServer(
+            "aerostudio-gateway",
+            version=__version__,
+            instructions="The tools of one Aerostudio workspace, named server__tool.",
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+            on_list_resources=self._list_resources,
+            on_read_resource=self._read_resource,
+            on_list_prompts=self._list_prompts,
+            on_get_prompt=self._get_prompt,
+        )
+        mcp_app = self.mcp.streamable_http_app(
+            streamable_http_path="/mcp",
+            # Host and Origin are checked by _Guard for every workspace route.
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+        gateway.on_changed(self._changed)
+        self.app = Starlette(
+            routes=[
+                Route("/healthz", self._health),
+                Mount("/ws/{slug}", app=_Guard(mcp_app, self)),
+            ],
+            lifespan=self._lifespan,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        async with self.mcp.session_manager.run():
+            yield
+        await self.gateway.aclose()
+
+    async def _health(self, _request: Any) -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    def workspace_exists(self, slug: str) -> bool:
+        try:
+            self.gateway.workspaces.get(slug)
+        except NotFound:
+            return slug in self.gateway.builtin
+        return True
+
+    # ------------------------------------------------------------------------------ handlers
+
+    def _remember(self, ctx: Any) -> str:
+        """The request's workspace; older (session) clients are kept to notify of changes."""
+        slug = str(ctx.request.path_params["slug"])
+        session_id = ctx.request.headers.get("mcp-session-id")
+        if session_id:
+            self._sessions.setdefault(slug, {})[session_id] = ctx.session
+        return slug
+
+    async def _list_tools(self, ctx: Any, _params: Any) -> types.ListToolsResult:
+        slug = self._remember(ctx)
+        return types.ListToolsResult(tools=await self.gateway.mcp_tools(slug))
+
+    async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> Any:
+        slug = self._remember(ctx)
+        try:
+            return await self.gateway.call(slug, params.name, params.arguments or {}, _member(ctx))
+        except ToolNotFound as exc:
+            raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+        except Forbidden as exc:
+            raise MCPError(FORBIDDEN, str(exc)) from None
+        except UpstreamError as exc:
+            return types.CallToolResult(
+                content=[types.TextContent(type="text", text=str(exc))], is_error=True
+            )
+
+    async def _list_resources(self, ctx: Any, _params: Any) -> types.ListResourcesResult:
+        return types.ListResourcesResult(
+            resources=await self.gateway.list_resources(self._remember(ctx))
+        )
+
+    async def _read_resource(
+        self, ctx: Any, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        try:
+            return await self.gateway.read_resource(self._remember(ctx), str(params.uri))
+        except (ValueError, ToolNotFound, UpstreamError) as exc:
+            raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+
+    async def _list_prompts(self, ctx: Any, _params: Any) -> types.ListPromptsResult:
+        return types.ListPromptsResult(prompts=await self.gateway.list_prompts(self._remember(ctx)))
+
+    async def _get_prompt(
+        self, ctx: Any, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        try:
+            return await self.gateway.get_prompt(self._remember(ctx), params.name, params.arguments)
+        except (ToolNotFound, UpstreamError) as exc:
+            raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+
+    async def _changed(self, workspace: str) -> None:
+        sessions = self._sessions.get(workspace, {})
+        for session_id, session in list(sessions.items()):
+            try:
+                await session.send_tool_list_changed()
+            except Exception:  # the client has gone
+                sessions.pop(session_id, None)
+
+
+class _Guard:
+    """Host, Origin, workspace, token and rate checks in front of the MCP app."""
+
+    def __init__(self, app: ASGIApp, owner: GatewayApp) -> None:
+        self.app = app
+        self.owner = owner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        refusal = self._refusal(scope, headers)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, scope: Scope, headers: dict[str, str]) -> JSONResponse | None:
+        owner = self.owner
+        host = headers.get("host", "").lower()
+        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if hostname not in owner.hosts:
+            return _error(421, "invalid_host", f"Host '{host}' is not served here")
+        origin = headers.get("origin", "").lower().rstrip("/")
+        if origin and not _origin_allowed(origin, owner):
+            return _error(403, "invalid_origin", f"Origin '{origin}' is not allowed")
+        slug = str(scope["path_params"]["slug"])
+        if not owner.workspace_exists(slug):
+            return _error(404, "not_found", f"no workspace '{slug}'")
+        authorization = headers.get("authorization", "")
+        token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
+        try:
+            member = owner.gateway.tokens.authenticate(token, slug)
+        except AuthError as exc:
+            response = _error(401, "unauthorized", str(exc))
+            response.headers["WWW-Authenticate"] = 'Bearer realm="aerostudio"'
+            return response
+        wait = owner.limiter.take(member.token_id)
+        if wait > 0:
+            response = _error(429, "rate_limited", "too many requests for this token")
+            response.headers["Retry-After"] = str(math.ceil(wait))
+            return response
+        scope.setdefault("state", {})["aerostudio_member"] = member
+        return None
+
+
+def _origin_allowed(origin: str, owner: GatewayApp) -> bool:
+    if origin in owner.origins:
+        return True
+    scheme, _, rest = origin.partition("://")
+    hostname = rest.rsplit(":", 1)[0] if not rest.endswith("]") else rest
+    return scheme in ("http", "https") and hostname in LOCAL_HOSTS and hostname in owner.hosts
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status)

@@ -1,0 +1,170 @@
+"""Members' tokens: 256 random bits behind a recognisable prefix, kept only as SHA-256 hashes and
+shown once; roles, expiry, revocation, and a per-token rate limit."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from engine.store.tables import tokens
+
+PREFIX = "aero_"
+ROLES = ("admin", "developer", "viewer")
+
+
+class AuthError(PermissionError):
+    """A request's token is missing, unknown, revoked or expired (HTTP 401)."""
+
+
+class Forbidden(PermissionError):
+    """The member's role does not allow this (HTTP 403)."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """Who is calling: the member of a workspace a valid token belongs to."""
+
+    workspace: str
+    name: str
+    role: str
+    token_id: str
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: str
+    workspace: str
+    member: str
+    role: str
+    created_at: float
+    expires_at: float | None
+    revoked_at: float | None
+    last_used_at: float | None
+
+    def state(self, now: float) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and now >= self.expires_at:
+            return "expired"
+        return "active"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _info(row: sa.Row) -> TokenInfo:  # type: ignore[type-arg]
+    return TokenInfo(
+        row.id,
+        row.workspace,
+        row.member,
+        row.role,
+        row.created_at,
+        row.expires_at,
+        row.revoked_at,
+        row.last_used_at,
+    )
+
+
+class Tokens:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def create(
+        self, workspace: str, member: str, role: str, expires_in_s: float | None = None
+    ) -> tuple[TokenInfo, str]:
+        """A new token; the second value is the token itself, which is never stored."""
+        if role not in ROLES:
+            raise ValueError(f"role '{role}': one of {', '.join(ROLES)}")
+        if not member.strip():
+            raise ValueError("a token needs a member name")
+        token_id = secrets.token_hex(6)
+        token = f"{PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
+        now = time.time()
+        expires_at = now + expires_in_s if expires_in_s is not None else None
+        with self.engine.begin() as db:
+            db.execute(
+                tokens.insert().values(
+                    id=token_id,
+                    workspace=workspace,
+                    member=member.strip(),
+                    role=role,
+                    hash=_hash(token),
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
+        info = TokenInfo(token_id, workspace, member.strip(), role, now, expires_at, None, None)
+        return info, token
+
+    def all(self, workspace: str) -> list[TokenInfo]:
+        with self.engine.connect() as db:
+            rows = db.execute(
+                tokens.select().where(tokens.c.workspace == workspace).order_by(tokens.c.created_at)
+            ).all()
+        return [_info(r) for r in rows]
+
+    def revoke(self, workspace: str, token_id: str) -> None:
+        with self.engine.begin() as db:
+            done = db.execute(
+                tokens.update()
+                .where(
+                    tokens.c.workspace == workspace,
+                    tokens.c.id == token_id,
+                    tokens.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=time.time())
+            )
+        if done.rowcount == 0:
+            raise LookupError(f"workspace '{workspace}' has no active token '{token_id}'")
+
+    def authenticate(self, token: str | None, workspace: str) -> Member:
+        """The member a bearer token stands for in this workspace, checked on every request so
+        a revocation or an expiry takes effect at once."""
+        if not token:
+            raise AuthError("a bearer token is required")
+        if not token.startswith(PREFIX):
+            raise AuthError("this is not an Aerostudio token")
+        with self.engine.connect() as db:
+            row = db.execute(tokens.select().where(tokens.c.hash == _hash(token))).first()
+        if row is None or row.workspace != workspace:
+            raise AuthError("unknown token for this workspace")
+        state = _info(row).state(time.time())
+        if state != "active":
+            raise AuthError(f"token {row.id} is {state}")
+        return Member(row.workspace, row.member, row.role, row.id)
+
+    def touch(self, token_id: str) -> None:
+        with self.engine.begin() as db:
+            db.execute(
+                tokens.update().where(tokens.c.id == token_id).values(last_used_at=time.time())
+            )
+
+
+def may_call(member: Member, read_only: bool) -> bool:
+    """Admins and developers call any tool; viewers only tools annotated read-only."""
+    return member.role in ("admin", "developer") or read_only
+
+
+class RateLimiter:
+    """A token bucket per token: `per_minute` calls, refilled continuously."""
+
+    def __init__(self, per_minute: int = 120) -> None:
+        self.per_minute = per_minute
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str, now: float | None = None) -> float:
+        """0 if the call may go ahead, else the seconds to wait before retrying."""
+        now = time.monotonic() if now is None else now
+        rate = self.per_minute / 60.0
+        level, since = self._buckets.get(key, (float(self.per_minute), now))
+        level = min(float(self.per_minute), level + (now - since) * rate)
+        if level >= 1.0:
+            self._buckets[key] = (level - 1.0, now)
+            return 0.0
+        self._buckets[key] = (level, now)
+        return (1.0 - level) / rate

@@ -1,0 +1,34 @@
+"""Opening databases: SQLite files tuned for many small commits, or any SQLAlchemy URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+
+def normalize_url(url: str) -> str:
+    """`postgresql://` means psycopg 3, the driver we ship (SQLAlchemy would look for psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def create_engine(url: str) -> sa.Engine:
+    """SQLite in WAL mode with synchronous=NORMAL (durable at each commit on a process kill), or
+    any other SQLAlchemy URL."""
+    if not url.startswith("sqlite"):
+        return sa.create_engine(normalize_url(url), pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(connection: Any, _: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine

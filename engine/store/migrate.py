@@ -1,0 +1,48 @@
+"""Schema versions of the gateway's database, applied in order on open.
+
+Version 1 is the schema of `engine.store.tables` as first shipped. A later change adds a
+function to MIGRATIONS that moves a version-N database to N+1 (`ALTER TABLE ...` through
+SQLAlchemy), and `tables.py` describes the result; a database newer than this code is refused
+rather than touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from engine.store.tables import metadata, settings
+
+Migration = Callable[[sa.Connection], None]
+
+MIGRATIONS: list[Migration] = []  # MIGRATIONS[i] moves version i + 1 to i + 2
+VERSION = 1 + len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer Aerostudio."""
+
+
+def migrate(engine: sa.Engine) -> int:
+    """Create or upgrade the schema; returns the version the database is now at."""
+    with engine.begin() as db:
+        fresh = not sa.inspect(db).has_table(settings.name)
+        if fresh:
+            metadata.create_all(db)
+            db.execute(settings.insert().values(key="schema_version", value=VERSION))
+            return VERSION
+        current = db.execute(
+            sa.select(settings.c.value).where(settings.c.key == "schema_version")
+        ).scalar_one()
+        if current > VERSION:
+            raise SchemaTooNew(
+                f"the database is at schema version {current}; this Aerostudio knows up to "
+                f"{VERSION}: upgrade Aerostudio"
+            )
+        for step in MIGRATIONS[current - 1 :]:
+            step(db)
+        db.execute(
+            settings.update().where(settings.c.key == "schema_version").values(value=VERSION)
+        )
+        return VERSION

@@ -1,0 +1,94 @@
+"""The gateway's data on SQLAlchemy Core: workspaces, their servers and tool settings, vault
+entries, members' tokens and the call log. SQLite in the data directory by default; any
+SQLAlchemy URL (PostgreSQL) on a server. `engine.store.migrate` brings a database up to date."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+workspaces = sa.Table(
+    "aero_workspaces",
+    metadata,
+    sa.Column("slug", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+
+def _workspace() -> sa.ForeignKey:
+    return sa.ForeignKey("aero_workspaces.slug", ondelete="CASCADE")
+
+
+servers = sa.Table(
+    "aero_servers",
+    metadata,
+    sa.Column("workspace", sa.String(64), _workspace(), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    # {"command", "args", "env", "cwd"} for stdio, {"url", "transport", "headers"} for remote;
+    # env and header values are strings or {"secret": NAME}.
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+disabled_tools = sa.Table(
+    "aero_disabled_tools",
+    metadata,
+    sa.Column("workspace", sa.String(64), primary_key=True),
+    sa.Column("server", sa.String(64), primary_key=True),
+    sa.Column("tool", sa.String(200), primary_key=True),
+    sa.ForeignKeyConstraint(
+        ["workspace", "server"],
+        ["aero_servers.workspace", "aero_servers.name"],
+        ondelete="CASCADE",
+    ),
+)
+
+secrets = sa.Table(
+    "aero_secrets",
+    metadata,
+    sa.Column("workspace", sa.String(64), _workspace(), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("nonce", sa.LargeBinary(12), nullable=False),
+    sa.Column("ciphertext", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+tokens = sa.Table(
+    "aero_tokens",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),  # the public part shown in listings
+    sa.Column("workspace", sa.String(64), _workspace(), nullable=False, index=True),
+    sa.Column("member", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),  # SHA-256 of the token
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float),
+    sa.Column("revoked_at", sa.Float),
+    sa.Column("last_used_at", sa.Float),
+)
+
+calls = sa.Table(
+    "aero_calls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("workspace", sa.String(64), nullable=False),
+    sa.Column("server", sa.String(64), nullable=False),
+    sa.Column("tool", sa.String(200), nullable=False),
+    sa.Column("member", sa.String(128), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # ok, tool_error, error, denied
+    sa.Column("error", sa.Text),
+    sa.Index("aero_calls_by_time", "workspace", "started_at"),
+)
+
+settings = sa.Table(
+    "aero_settings",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+)
