@@ -41,6 +41,9 @@ class ToolGateway(Protocol):
         self, workspace: str, tool: str, arguments: dict[str, Any], *, caller: str | None = None
     ) -> ToolResult: ...
 
+    async def aclose(self) -> None:
+        """Close the sessions it opened (and the servers it started)."""
+
 
 class SecretLookup(Protocol):
     """Resolves `{"secret": NAME}` references from a workspace's vault at the moment of use."""

@@ -133,15 +133,23 @@ async def _answer_pauses(handle: Any, event: dict[str, Any]) -> None:
 
 
 def local_services(folders: Iterable[Path] = ()) -> Any:
-    """What runs started from this machine use: flows to delegate to from `folders`, the data
+    """What runs started from this machine use: the workspace gateway of the data directory
+    (tools, and its vault for secrets), flows to delegate to from `folders`, the data
     directory's `flows/` and the examples; mail kept in the data directory's `outbox/`."""
+    from engine.gateway import open_gateway
     from engine.paths import data_dir, examples_dir
     from engine.run import Services
     from engine.run.library import FlowLibrary
     from engine.run.mail import Outbox
 
+    gateway = open_gateway()
     library = FlowLibrary([*folders, data_dir() / "flows", examples_dir()])
-    return Services(flows=library, mail=Outbox(data_dir() / "outbox"))
+    return Services(
+        tools=gateway,
+        secrets=gateway.vault,
+        flows=library,
+        mail=Outbox(data_dir() / "outbox"),
+    )
 
 
 def open_runtime(db: str | None, folders: Iterable[Path] = ()) -> Any:

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
 from engine.flow.io import from_document
 from engine.flow.model import FORMAT, Flow
+from engine.slug import slugify
 
 Document = dict[str, Any]
-
-
-def slugify(name: str) -> str:
-    """`Support triage!` -> `support-triage`: a valid flow id (falls back to `flow`)."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:64].strip("-")
-    return slug or "flow"
 
 
 def _node(node_id: str, node_type: str, x: int, config: Document, **extra: Any) -> Document:

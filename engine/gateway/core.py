@@ -15,9 +15,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mcp_types as types
 import sqlalchemy as sa
 
 from engine.gateway.calllog import Call, CallLog, redact
@@ -28,6 +27,9 @@ from engine.gateway.vault import SecretNotFound, Vault
 from engine.gateway.workspaces import NotFound, Workspaces
 from engine.paths import data_dir, resources_dir
 from engine.tools import ToolInfo, ToolResult
+
+if TYPE_CHECKING:
+    import mcp_types as types
 
 ServerConfig = Mapping[str, Any]
 FLOW_MEMBER_ROLE = "developer"  # what a flow's run may do: call any tool of its workspace
@@ -191,7 +193,16 @@ class Gateway:
         self._listed[workspace] = frozenset(tools)
         return tools
 
-    async def list_tools(self, workspace: str, member: Member | None = None) -> list[ToolInfo]:
+    def _unknown(self, workspace: str, tool: str) -> str:
+        """Why a tool name finds nothing: an unknown server, or a tool its server lacks."""
+        servers = sorted(self.server_configs(workspace))
+        server, _, name = tool.partition("__")
+        if server not in servers:
+            known = ", ".join(servers) or "none"
+            return f"workspace '{workspace}' has no server '{server}' (its servers: {known})"
+        return f"server '{server}' of workspace '{workspace}' has no tool '{name or tool}'"
+
+    async def list_tools(self, workspace: str) -> list[ToolInfo]:
         return [
             ToolInfo(
                 name=t.name,
@@ -237,7 +248,7 @@ class Gateway:
 
         if found is None:
             record("error", "unknown tool")
-            raise ToolNotFound(f"workspace '{workspace}' has no tool '{tool}'")
+            raise ToolNotFound(self._unknown(workspace, tool))
         if not may_call(member, found.read_only):
             record("denied", f"role {member.role} may only call read-only tools")
             raise Forbidden(

@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mcp_types as types
-from mcp import MCPError
+if TYPE_CHECKING:
+    import mcp_types as types
+
 
 BACKOFF_BASE_S = 0.25
 BACKOFF_MAX_S = 15.0
@@ -143,6 +144,9 @@ class Upstream:
                 await self._on_changed()
 
     async def _request(self, work: Callable[[Any], Awaitable[Any]], timeout_s: float) -> Any:
+        from mcp import MCPError
+        from mcp_types import CONNECTION_CLOSED
+
         client = await self.client()
         try:
             return await asyncio.wait_for(work(client), timeout_s)
@@ -151,7 +155,7 @@ class Upstream:
                 f"server '{self.name}' did not answer within {timeout_s:g} s"
             ) from None
         except MCPError as exc:
-            if exc.code != types.CONNECTION_CLOSED:
+            if exc.code != CONNECTION_CLOSED:
                 raise  # the upstream's own answer (an unknown tool, bad arguments): pass it on
             await self._broke()
             raise UpstreamError(f"server '{self.name}' closed the connection") from None

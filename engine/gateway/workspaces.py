@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.flow.templates import slugify
+from engine.slug import slugify
 from engine.store.tables import disabled_tools, servers, workspaces
 
 SERVER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")

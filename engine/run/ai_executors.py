@@ -101,11 +101,15 @@ async def run_confidence_router(ctx: NodeContext, config: ConfidenceRouterConfig
 
 
 def _tools(ctx: NodeContext) -> Any:
-    """The runtime's tool gateway; a direct `mcp.Client` one until the workspace gateway."""
+    """The runtime's tool gateway: the workspace gateway of the data directory unless the
+    runtime was given one (its vault then answers the run's secrets too)."""
     if ctx.services.tools is None:
-        from engine.run.direct_tools import DirectToolGateway
+        from engine.gateway import open_gateway
 
-        ctx.services.tools = DirectToolGateway(ctx.services.secrets)
+        gateway = open_gateway()
+        ctx.services.tools = gateway
+        if ctx.services.secrets is None:
+            ctx.services.secrets = gateway.vault
     return ctx.services.tools
 
 

@@ -185,10 +185,12 @@ class DurableRuntime:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the model connections the runs opened, then stop DBOS."""
+        """Close the model connections and tool sessions the runs opened, then stop DBOS."""
         if self.services.llm is not None:
             await self.services.llm.aclose()
             self.services.llm = None
+        if self.services.tools is not None:
+            await self.services.tools.aclose()
         self.shutdown()
 
     # ---------------------------------------------------------------------------- starting

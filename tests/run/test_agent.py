@@ -10,8 +10,8 @@ import pytest
 
 from engine.paths import resources_dir
 from engine.run import Runtime, Services
-from engine.run.direct_tools import DirectToolGateway
 from tests.flow.builders import edge, end, flow, node, trigger
+from tests.gateway_fixtures import temporary_gateway
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -49,7 +49,7 @@ async def tools(tmp_path, monkeypatch):
             },
         }
     }
-    gateway = DirectToolGateway(servers=servers)
+    gateway = temporary_gateway(tmp_path, servers)
     yield gateway
     await gateway.aclose()
 

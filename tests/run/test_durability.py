@@ -231,12 +231,13 @@ def test_plain_postgresql_urls_use_psycopg_3():
 def test_agent_turns_and_tool_calls_are_not_repeated_after_a_kill(home):
     import sqlite3
 
+    from engine.gateway import open_gateway
     from engine.paths import resources_dir
 
-    workspaces = home / "home" / "workspaces"
-    workspaces.mkdir(parents=True)
     tickets = {"command": sys.executable, "args": [str(resources_dir() / "servers" / "tickets.py")]}
-    (workspaces / "ops.json").write_text(json.dumps({"servers": {"tickets": tickets}}))
+    gateway = open_gateway()  # the data directory's, as the CLI processes below use
+    gateway.workspaces.create("ops")
+    gateway.workspaces.add_server("ops", "tickets", tickets)
     script = [
         {
             "match": "Tidy up",

@@ -1,4 +1,4 @@
-"""mcp_tool through the direct gateway, against real MCP servers over stdio."""
+"""mcp_tool through the workspace gateway (in-process), against real MCP servers over stdio."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from engine.run import Runtime, Services
-from engine.run.direct_tools import DirectToolGateway
 from tests.flow.builders import edge, end, flow, node, trigger
+from tests.gateway_fixtures import temporary_gateway
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -20,7 +20,7 @@ async def gateway(tmp_path, monkeypatch):
         __import__("pathlib").Path(__import__("sys").executable).parent / "mcp-server-time"
     )
     servers = {"ops": {"time": {"command": time_server, "args": ["--local-timezone", "UTC"]}}}
-    tools = DirectToolGateway(servers=servers)
+    tools = temporary_gateway(tmp_path, servers)
     yield tools
     await tools.aclose()
 
@@ -84,4 +84,6 @@ async def test_an_unknown_server_fails_clearly(gateway):
         .start(flow([trigger(), call], [edge("start", "x")], workspace="demo"), {})
         .result()
     )
-    assert result.error["message"] == "workspace 'demo' has no server 'ghost'"
+    assert result.error["message"] == (
+        "workspace 'demo' has no server 'ghost' (its servers: errors, orders, tickets)"
+    )
