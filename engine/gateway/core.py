@@ -81,6 +81,7 @@ class Gateway:
         self._upstreams: dict[tuple[str, str], tuple[str, Upstream]] = {}
         self._listeners: list[Callable[[str], Awaitable[None]]] = []
         self._listed: dict[str, frozenset[str]] = {}
+        self._unavailable: dict[tuple[str, str], str] = {}  # why a server's tools are missing
 
     # ------------------------------------------------------------------------------ servers
 
@@ -173,9 +174,12 @@ class Gateway:
 
         async def listing(server: str) -> list[types.Tool]:
             try:
-                return await (await self.upstream(workspace, server)).list_tools()
-            except (UpstreamError, Exception):
+                tools = await (await self.upstream(workspace, server)).list_tools()
+            except Exception as exc:
+                self._unavailable[(workspace, server)] = str(exc)
                 return []
+            self._unavailable.pop((workspace, server), None)
+            return tools
 
         listed = await asyncio.gather(*(listing(s) for s in servers))
         disabled = self.workspaces.disabled_tools(workspace)
@@ -247,7 +251,10 @@ class Gateway:
             )
 
         if found is None:
-            record("error", "unknown tool")
+            reason = self._unavailable.get((workspace, server))
+            record("error", reason or "unknown tool")
+            if reason is not None:
+                raise UpstreamError(reason)
             raise ToolNotFound(self._unknown(workspace, tool))
         if not may_call(member, found.read_only):
             record("denied", f"role {member.role} may only call read-only tools")

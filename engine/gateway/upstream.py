@@ -93,7 +93,11 @@ class Upstream:
         self._cool_until = 0.0
         self._not_before = 0.0
         self.tools: list[types.Tool] | None = None
-        self.restarts = 0
+        self.starts = 0
+
+    @property
+    def restarts(self) -> int:
+        return max(0, self.starts - 1)
 
     # ----------------------------------------------------------------------------- sessions
 
@@ -110,8 +114,7 @@ class Upstream:
                 )
             if now < self._not_before:
                 await asyncio.sleep(self._not_before - now)
-            if self._session is not None:
-                self.restarts += 1
+            self.starts += 1
             self._session = _Session(await self._connect(), self._notice)
             try:
                 client = await asyncio.wait_for(asyncio.shield(self._session.ready), 30)
