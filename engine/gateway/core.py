@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from engine.gateway.calllog import Call, CallLog, redact
 from engine.gateway.naming import aggregate, resource_uri, split_resource_uri
 from engine.gateway.tokens import Forbidden, Member, Tokens, may_call
-from engine.gateway.upstream import Upstream, UpstreamError
+from engine.gateway.upstream import Upstream, UpstreamError, stdio_tree
 from engine.gateway.vault import SecretNotFound, Vault
 from engine.gateway.workspaces import NotFound, Workspaces
 from engine.paths import data_dir, resources_dir
@@ -125,7 +125,7 @@ class Gateway:
             shown: Any = ["stdio", stdio.command, stdio.args, env, stdio.cwd]
 
             def make() -> Any:
-                return stdio
+                return stdio_tree(stdio)
         else:
             url, transport = str(config["url"]), str(config.get("transport", "http"))
             headers = self._resolve(workspace, config.get("headers") or {})

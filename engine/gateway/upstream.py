@@ -11,8 +11,11 @@ every request has a deadline, so a slow server never holds up the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,6 +28,53 @@ CRASH_LOOP = (5, 60.0)  # this many failures within this many seconds...
 COOL_DOWN_S = 60.0  # ...pause the server for this long
 LIST_TIMEOUT_S = 10.0
 CALL_TIMEOUT_S = 120.0
+
+
+_SPAWNING = asyncio.Lock()
+
+
+def _group_leaders() -> set[int]:
+    """Our child processes that lead their own process group (how the SDK starts stdio
+    servers); empty where there is no /proc to read."""
+    me = os.getpid()
+    found: set[int] = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me and int(fields[2]) == int(entry):
+            found.add(int(entry))
+    return found
+
+
+def _kill_groups(groups: set[int]) -> None:
+    for group in groups:
+        with contextlib.suppress(OSError):
+            os.killpg(group, signal.SIGKILL)
+
+
+@contextlib.asynccontextmanager
+async def stdio_tree(params: Any) -> AsyncIterator[Any]:
+    """The SDK's stdio transport, and when it has closed, whatever is left of the server's
+    process group killed: children the server started and did not stop."""
+    from mcp.client.stdio import stdio_client
+
+    async with contextlib.AsyncExitStack() as stack:
+        groups: set[int] = set()
+        stack.callback(_kill_groups, groups)  # runs last, after the SDK has stopped the server
+        async with _SPAWNING:
+            before = _group_leaders()
+            streams = await stack.enter_async_context(stdio_client(params))
+            groups |= _group_leaders() - before
+        yield streams
 
 
 class UpstreamError(RuntimeError):

@@ -1,8 +1,8 @@
 """A small MCP server for gateway tests, over stdio or streamable HTTP.
 
 Tools: `echo` (read-only), `env` (returns an environment variable: shows what the gateway
-injected), `crash` (exits the process at once), `slow` (sleeps), `fail` (a tool error), `wipe`
-(destructive). A resource
+injected), `crash` (exits the process at once), `slow` (sleeps), `fail` (a tool error), `spawn`
+(starts a child process), `wipe` (destructive). A resource
 and a prompt too. Over HTTP (`--http PORT`), every request must carry `X-Api-Key` equal to the
 `ECHO_API_KEY` environment variable, and `key` returns the key the last request carried.
 """
@@ -55,6 +55,15 @@ def wipe() -> str:
 def fail(text: str) -> str:
     """Fail with this text."""
     raise ValueError(text)
+
+
+@server.tool()
+def spawn() -> list[int]:
+    """Start a long-lived child process; the pids of this server and of the child."""
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    return [os.getpid(), child.pid]
 
 
 @server.tool(annotations=ToolAnnotations(read_only_hint=True))

@@ -189,3 +189,35 @@ async def test_a_missing_secret_names_the_variable(gateway):
     )
     with pytest.raises(UpstreamError, match="TOKEN: workspace 'missing' has no secret 'NOPE'"):
         await gateway.upstream(ws, "echo")
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie waiting for its parent to reap it is gone for our purpose
+        with open(f"/proc/{pid}/stat") as stat_file:
+            return stat_file.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.anyio
+@pytest.mark.timeout(60)
+async def test_closing_a_server_kills_its_whole_process_tree(gateway):
+    import json
+    import time
+
+    ws = gateway.workspaces.create("tree").slug
+    gateway.workspaces.add_server(ws, "echo", echo_server_command())
+    result = await gateway.call_tool(ws, "echo__spawn", {})
+    pids = result.structured["result"] if result.structured else json.loads(result.text)
+    assert all(_alive(pid) for pid in pids)
+    await gateway.aclose()
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in pids):
+        assert time.monotonic() < deadline, f"still running: {pids}"
+        await asyncio.sleep(0.05)
