@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from studio.document import FlowDocument
@@ -19,4 +21,8 @@ def run(path: Path | None = None) -> int:
     document = FlowDocument.open(path) if path else None
     window = MainWindow(document)
     window.show()
+    if os.environ.get("AEROSTUDIO_EXIT_AFTER_SHOW") == "1":
+        # For measuring cold start (bench/canvas.py): exit once the shown window is painted
+        # (exit, not quit: quit would ask about unsaved changes).
+        QTimer.singleShot(0, lambda: app.exit(0))
     return app.exec()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from PySide6.QtGui import QUndoCommand
 
-from engine.flow import Flow, Node
+from engine.flow import Edge, Flow, Node
 from studio.document import FlowDocument
 
 
@@ -24,8 +26,8 @@ class ReplaceFlowCommand(QUndoCommand):
         self._document.replace(self._before)
 
 
-def _unique_id(flow: Flow, base: str) -> str:
-    taken = {n.id for n in flow.nodes}
+def unique_id(taken: set[str], base: str) -> str:
+    """`base`, or `base_2`, `base_3`… whichever is free (ids stay readable slugs)."""
     if base not in taken:
         return base
     number = 2
@@ -34,22 +36,84 @@ def _unique_id(flow: Flow, base: str) -> str:
     return f"{base}_{number}"
 
 
+def edge_ids(flow: Flow, count: int) -> list[str]:
+    """`count` fresh edge ids in the `e1`, `e2`… style of hand-written flows."""
+    taken = {e.id for e in flow.edges}
+    found: list[str] = []
+    number = 1
+    while len(found) < count:
+        if f"e{number}" not in taken:
+            found.append(f"e{number}")
+        number += 1
+    return found
+
+
+def new_node_id(flow: Flow, node_type: str) -> str:
+    return unique_id(set(flow.node_map), node_type)
+
+
 def add_node_command(
-    document: FlowDocument, node_type: str, position: tuple[float, float]
+    document: FlowDocument,
+    node_type: str,
+    position: tuple[float, float],
+    node_id: str | None = None,
 ) -> ReplaceFlowCommand:
+    """Add a node; pass `node_id` (from `new_node_id`) to edit the new node in the same macro."""
     flow = document.flow
-    node = Node(id=_unique_id(flow, node_type), type=node_type, position=position)
+    node = Node(id=node_id or new_node_id(flow, node_type), type=node_type, position=position)
     after = flow.model_copy(update={"nodes": (*flow.nodes, node)})
     return ReplaceFlowCommand(document, after, f"Add {node_type}")
 
 
-def move_nodes_command(
-    document: FlowDocument, positions: dict[str, tuple[float, float]]
+def insert_command(
+    document: FlowDocument, nodes: Iterable[Node], edges: Iterable[Edge], text: str
+) -> ReplaceFlowCommand:
+    """Add ready-made nodes and edges at once (paste, duplicate)."""
+    flow = document.flow
+    after = flow.model_copy(update={"nodes": (*flow.nodes, *nodes), "edges": (*flow.edges, *edges)})
+    return ReplaceFlowCommand(document, after, text)
+
+
+def connect_command(
+    document: FlowDocument, source: str, handle: str, target: str
 ) -> ReplaceFlowCommand:
     flow = document.flow
-    nodes = tuple(
-        n.model_copy(update={"position": positions[n.id]}) if n.id in positions else n
-        for n in flow.nodes
+    edge = Edge(id=edge_ids(flow, 1)[0], source=source, handle=handle, target=target)
+    after = flow.model_copy(update={"edges": (*flow.edges, edge)})
+    return ReplaceFlowCommand(document, after, f"Connect {source}.{handle} to {target}")
+
+
+def delete_command(
+    document: FlowDocument, node_ids: set[str], edge_ids: set[str]
+) -> ReplaceFlowCommand:
+    """Remove nodes, the edges touching them, and the given edges."""
+    flow = document.flow
+    nodes = tuple(n for n in flow.nodes if n.id not in node_ids)
+    edges = tuple(
+        e
+        for e in flow.edges
+        if e.id not in edge_ids and e.source not in node_ids and e.target not in node_ids
     )
-    label = "Move node" if len(positions) == 1 else f"Move {len(positions)} nodes"
-    return ReplaceFlowCommand(document, flow.model_copy(update={"nodes": nodes}), label)
+    count = len(flow.nodes) - len(nodes) + len(flow.edges) - len(edges)
+    after = flow.model_copy(update={"nodes": nodes, "edges": edges})
+    return ReplaceFlowCommand(document, after, f"Delete {count} items")
+
+
+def _update_nodes_command(
+    document: FlowDocument, updates: dict[str, dict[str, object]], text: str
+) -> ReplaceFlowCommand:
+    flow = document.flow
+    nodes = tuple(n.model_copy(update=updates[n.id]) if n.id in updates else n for n in flow.nodes)
+    return ReplaceFlowCommand(document, flow.model_copy(update={"nodes": nodes}), text)
+
+
+def rename_node_command(document: FlowDocument, node_id: str, label: str) -> ReplaceFlowCommand:
+    return _update_nodes_command(document, {node_id: {"label": label}}, f"Rename {node_id}")
+
+
+def move_nodes_command(
+    document: FlowDocument, positions: dict[str, tuple[float, float]], text: str | None = None
+) -> ReplaceFlowCommand:
+    label = text or ("Move node" if len(positions) == 1 else f"Move {len(positions)} nodes")
+    updates = {node_id: {"position": xy} for node_id, xy in positions.items()}
+    return _update_nodes_command(document, updates, label)

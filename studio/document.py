@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, Signal
 
 from engine.flow import Flow, Issue, Validator, dumps, load, save
 from engine.flow.templates import new_flow
+from studio.analysis import Analysis, Analyzer
 
 
 class FlowDocument(QObject):
@@ -21,8 +22,10 @@ class FlowDocument(QObject):
         super().__init__()
         self._flow = flow or new_flow("Untitled flow")
         self.path = path
-        self._saved_text = dumps(self._flow) if path else ""
+        self._saved: Flow | None = self._flow if path else None
+        self._texts: dict[int, tuple[Flow, str]] = {}
         self._validator = Validator()
+        self.analyzer = Analyzer()
         self.issues: list[Issue] = self._validator.validate(self._flow)
 
     @classmethod
@@ -34,8 +37,24 @@ class FlowDocument(QObject):
         return self._flow
 
     @property
+    def analysis(self) -> Analysis:
+        """The current flow's graph and scopes (computed once per edit, when first asked)."""
+        return self.analyzer.analyze(self._flow)
+
+    @property
     def modified(self) -> bool:
-        return dumps(self._flow) != self._saved_text
+        """Whether the saved bytes would differ from the file (undoing back to it counts)."""
+        if self._saved is None:
+            return True
+        return self._flow is not self._saved and self._text(self._flow) != self._text(self._saved)
+
+    def _text(self, flow: Flow) -> str:
+        """`dumps(flow)`, kept for the saved and the current flow: large flows take a while."""
+        cached = self._texts.get(id(flow))
+        if cached is None or cached[0] is not flow:
+            self._texts = {k: v for k, v in self._texts.items() if v[0] is self._saved}
+            cached = self._texts[id(flow)] = (flow, dumps(flow))
+        return cached[1]
 
     @property
     def title(self) -> str:
@@ -55,5 +74,5 @@ class FlowDocument(QObject):
             raise ValueError("the flow has no file yet: choose where to save it")
         save(self._flow, target)
         self.path = target
-        self._saved_text = dumps(self._flow)
+        self._saved = self._flow
         self.changed.emit()

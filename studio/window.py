@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
 
 from engine.flow import FlowLoadError
 from engine.paths import examples_dir
+from studio import editing
 from studio.canvas.scene import FlowScene
 from studio.canvas.view import FlowView
 from studio.document import FlowDocument
@@ -60,6 +61,16 @@ class MainWindow(QMainWindow):
         redo = self.undo_stack.createRedoAction(self, "&Redo")
         redo.setShortcut(QKeySequence.StandardKey.Redo)
         edit_menu.addActions([undo, redo])
+        edit_menu.addSeparator()
+        keys = QKeySequence.StandardKey
+        for text, shortcut, operation in (
+            ("Cu&t", keys.Cut, editing.cut),
+            ("&Copy", keys.Copy, editing.copy),
+            ("&Paste", keys.Paste, editing.paste),
+            ("&Duplicate", QKeySequence("Ctrl+D"), editing.duplicate),
+            ("De&lete", keys.Delete, editing.delete),
+        ):
+            self._action(edit_menu, text, shortcut, lambda _=False, op=operation: op(self.scene))
         view_menu = self.menuBar().addMenu("&View")
         self._action(view_menu, "&Fit to window", QKeySequence("F"), lambda: self.view.fit())
         self._action(
@@ -67,6 +78,13 @@ class MainWindow(QMainWindow):
         )
         self._action(
             view_menu, "Zoom &out", QKeySequence.StandardKey.ZoomOut, lambda: self.view.zoom(0.8)
+        )
+        view_menu.addSeparator()
+        self._action(
+            view_menu,
+            "Auto-&layout",
+            QKeySequence("Ctrl+Shift+L"),
+            lambda: editing.auto_layout(self.scene),
         )
 
     def _action(self, menu: object, text: str, shortcut: object, slot: object) -> QAction:
@@ -81,6 +99,7 @@ class MainWindow(QMainWindow):
         self.scene = FlowScene(document, self.undo_stack)
         self.view = FlowView(self.scene)
         self.setCentralWidget(self.view)
+        self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         document.changed.connect(self._refresh_title)
         document.validated.connect(self._show_issues)
         self._refresh_title()

@@ -22,3 +22,10 @@ CATEGORY_COLORS: dict[Category, QColor] = {
 UNKNOWN_COLOR = QColor("#888888")
 ERROR_COLOR = QColor("#d64545")
 WARNING_COLOR = QColor("#e0a030")
+
+LOW_DETAIL = 0.45
+"""Below this zoom, nodes are drawn as plain coloured cards: text would be unreadable anyway."""
+
+
+def node_height(handle_count: int) -> float:
+    return HEADER_HEIGHT + max(1, handle_count) * HANDLE_ROW + 6

@@ -1,0 +1,161 @@
+"""Canvas speed: open and first paint, pan and zoom frames, cold start of the studio; a table.
+
+Each measurement runs in a fresh process (offscreen), so caches of one do not help another.
+Targets: 1,000 nodes opened and painted in 250 ms or less; 16 ms or less per frame while panning
+and zooming 2,000 nodes; `python -m engine studio` to its first shown window in 1.5 s or less.
+
+    .venv/bin/python bench/canvas.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.validate import generate  # noqa: E402
+
+OPEN_SIZES = (200, 1_000, 5_000)
+FRAME_SIZE = 2_000
+FRAMES = 60
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
+
+
+def _window() -> Any:
+    from PySide6.QtWidgets import QApplication
+
+    from studio.window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = MainWindow()
+    window.resize(1400, 860)
+    window.show()
+    app.processEvents()
+    return app, window
+
+
+def measure_open(size: int) -> dict[str, float]:
+    """Load the file, build the scene, fit it and paint the canvas once."""
+    from studio.document import FlowDocument
+
+    app, window = _window()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.flow.json"
+        path.write_text(json.dumps(generate(size)))
+        start = time.perf_counter()
+        window.set_document(FlowDocument.open(path))
+        window.view.fit()
+        window.view.viewport().grab()
+        app.processEvents()
+        return {"open_ms": _ms(start)}
+
+
+def _frames(app: Any, view: Any, step: Any) -> list[float]:
+    times = []
+    for index in range(FRAMES):
+        step(index)
+        start = time.perf_counter()
+        view.viewport().repaint()
+        app.processEvents()
+        times.append(_ms(start))
+    return times
+
+
+def measure_frames(size: int) -> dict[str, float]:
+    """Pan across and zoom in and out of a flow, timing each repaint of the canvas."""
+    from studio.document import FlowDocument
+    from studio.editing import auto_layout
+
+    app, window = _window()
+    window.set_document(FlowDocument(_flow(size)))
+    auto_layout(window.scene)
+    app.processEvents()
+    view = window.view
+    bar = view.horizontalScrollBar()
+    results: dict[str, float] = {}
+    for where in ("all", "100%"):
+        if where == "all":
+            view.fit()
+        else:
+            view.resetTransform()
+            view.centerOn(window.scene.node_items["start"])
+        view.viewport().repaint()
+        pan = _frames(app, view, lambda i: bar.setValue(bar.value() + (8 if i % 30 < 15 else -8)))
+        zoom = _frames(app, view, lambda i: view.zoom(1.1 if i % 10 < 5 else 1 / 1.1))
+        for name, times in (("pan", pan), ("zoom", zoom)):
+            results[f"{name} {where}"] = statistics.median(times)
+            results[f"{name} {where} p95"] = sorted(times)[int(FRAMES * 0.95)]
+    return results
+
+
+def _flow(size: int) -> Any:
+    from engine.flow import from_document
+
+    return from_document(generate(size))
+
+
+def measure_cold_start() -> dict[str, float]:
+    env = {**os.environ, "AEROSTUDIO_EXIT_AFTER_SHOW": "1"}
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "engine", "studio"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        runs.append(_ms(start))
+    return {"cold_start_ms": min(runs)}
+
+
+def _one(kind: str, size: int) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", kind, str(size)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return dict(json.loads(out))
+
+
+def main() -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if len(sys.argv) == 4 and sys.argv[1] == "--one":
+        measure = measure_open if sys.argv[2] == "open" else measure_frames
+        print(json.dumps(measure(int(sys.argv[3]))))
+        return
+    rows = [
+        (f"open + first paint, {size:,} nodes", _one("open", size)["open_ms"], "")
+        for size in OPEN_SIZES
+    ]
+    rows[1] = (*rows[1][:2], "≤ 250")
+    frames = _one("frames", FRAME_SIZE)
+    for name, value in frames.items():
+        action, where, *p95 = name.split()
+        zoom = "whole flow in view" if where == "all" else "at 100%"
+        label = f"{action} frame, {FRAME_SIZE:,} nodes, {zoom} ({'p95' if p95 else 'median'})"
+        rows.append((label, value, "" if p95 else "≤ 16"))
+    rows.append(("cold start to shown window", measure_cold_start()["cold_start_ms"], "≤ 1500"))
+    width = max(len(name) for name, _, _ in rows)
+    print(f"{'measure':<{width}} {'ms':>9} {'target':>8}")
+    print("-" * (width + 19))
+    for name, value, target in rows:
+        print(f"{name:<{width}} {value:>9.1f} {target:>8}")
+
+
+if __name__ == "__main__":
+    main()
