@@ -16,7 +16,13 @@ from engine import __version__
 from engine.cli.errors import CliError
 
 # The studio contributes its own commands; the engine never imports it otherwise.
-COMMAND_MODULES = ("engine.cli.flows", "engine.cli.runs", "studio.cli")
+COMMAND_MODULES = (
+    "engine.cli.flows",
+    "engine.cli.runs",
+    "engine.cli.gateway",
+    "engine.cli.runtime",
+    "studio.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from engine.cli.errors import CliError, UsageError
+from engine.run.events import node_table
 
 
 def register(subparsers: Any) -> None:
@@ -73,37 +74,6 @@ def list_runs(args: argparse.Namespace) -> int:
         took = row["updated_at"] - row["created_at"]
         print(f"{row['run_id']}  {started}  {row['status']:<10} {took:8.2f} s  {row['flow_id']}")
     return 0
-
-
-def node_table(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each node execution (by key) with its status, handle, duration, output or error."""
-    table: dict[str, dict[str, Any]] = {}
-    for event in events:
-        key = event.get("key")
-        if key is None:
-            if event["type"] == "run_paused" and event.get("node_id"):
-                for row in table.values():
-                    if row["node_id"] == event["node_id"] and row["status"] == "running":
-                        row["status"] = "paused"
-            continue
-        row = table.setdefault(key, {"node_id": event["node_id"], "status": "queued"})
-        if event["type"] == "node_started":
-            row.update(status="running", attempt=event["attempt"])
-        elif event["type"] == "node_finished":
-            row.update(
-                status="succeeded",
-                handle=event["handle"],
-                output=event["output"],
-                duration_ms=event["duration_ms"],
-            )
-        elif event["type"] == "node_failed":
-            row.update(
-                status="retrying" if event["will_retry"] else "failed",
-                error=event["error"]["message"],
-            )
-        elif event["type"] == "node_skipped":
-            row["status"] = "skipped"
-    return table
 
 
 def show_run(args: argparse.Namespace) -> int:

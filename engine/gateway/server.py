@@ -28,9 +28,9 @@ from engine.gateway.core import Gateway, ToolNotFound
 from engine.gateway.tokens import AuthError, Forbidden, Member, RateLimiter
 from engine.gateway.upstream import UpstreamError
 from engine.gateway.workspaces import NotFound
+from engine.httpguard import LOCAL_HOSTS, HostCheck
 
 FORBIDDEN = -32003  # an implementation-defined JSON-RPC server error: the role does not allow it
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
 class _GatewayServer(Server[Any]):
@@ -61,8 +61,7 @@ class GatewayApp:
         rate_per_minute: int = 120,
     ) -> None:
         self.gateway = gateway
-        self.hosts = {h.lower() for h in hosts}
-        self.origins = {o.lower().rstrip("/") for o in origins}
+        self.host_check = HostCheck(hosts, origins)
         self.limiter = RateLimiter(rate_per_minute)
         self._sessions: dict[str, dict[str, Any]] = {}  # slug -> MCP session id -> session
         self.mcp = _GatewayServer(
@@ -186,13 +185,9 @@ class _Guard:
 
     def _refusal(self, scope: Scope, headers: dict[str, str]) -> JSONResponse | None:
         owner = self.owner
-        host = headers.get("host", "").lower()
-        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if hostname not in owner.hosts:
-            return _error(421, "invalid_host", f"Host '{host}' is not served here")
-        origin = headers.get("origin", "").lower().rstrip("/")
-        if origin and not _origin_allowed(origin, owner):
-            return _error(403, "invalid_origin", f"Origin '{origin}' is not allowed")
+        refused = owner.host_check.refusal(headers)
+        if refused is not None:
+            return _error(*refused)
         slug = str(scope["path_params"]["slug"])
         if not owner.workspace_exists(slug):
             return _error(404, "not_found", f"no workspace '{slug}'")
@@ -211,14 +206,6 @@ class _Guard:
             return response
         scope.setdefault("state", {})["aerostudio_member"] = member
         return None
-
-
-def _origin_allowed(origin: str, owner: GatewayApp) -> bool:
-    if origin in owner.origins:
-        return True
-    scheme, _, rest = origin.partition("://")
-    hostname = rest.rsplit(":", 1)[0] if not rest.endswith("]") else rest
-    return scheme in ("http", "https") and hostname in LOCAL_HOSTS and hostname in owner.hosts
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

@@ -89,3 +89,34 @@ class EventLog:
             seen = len(self.history)
             self._changed.clear()
             await self._changed.wait()
+
+
+def node_table(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each node execution (by key) with its status, handle, duration, output or error."""
+    table: dict[str, dict[str, Any]] = {}
+    for event in events:
+        key = event.get("key")
+        if key is None:
+            if event["type"] == "run_paused" and event.get("node_id"):
+                for row in table.values():
+                    if row["node_id"] == event["node_id"] and row["status"] == "running":
+                        row["status"] = "paused"
+            continue
+        row = table.setdefault(key, {"node_id": event["node_id"], "status": "queued"})
+        if event["type"] == "node_started":
+            row.update(status="running", attempt=event["attempt"])
+        elif event["type"] == "node_finished":
+            row.update(
+                status="succeeded",
+                handle=event["handle"],
+                output=event["output"],
+                duration_ms=event["duration_ms"],
+            )
+        elif event["type"] == "node_failed":
+            row.update(
+                status="retrying" if event["will_retry"] else "failed",
+                error=event["error"]["message"],
+            )
+        elif event["type"] == "node_skipped":
+            row["status"] = "skipped"
+    return table
