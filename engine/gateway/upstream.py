@@ -15,6 +15,7 @@ import contextlib
 import os
 import signal
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,14 @@ LIST_TIMEOUT_S = 10.0
 CALL_TIMEOUT_S = 120.0
 
 
-_SPAWNING = asyncio.Lock()
+_spawn_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _spawn_lock() -> asyncio.Lock:
+    """One lock per event loop: spawns are told apart by the processes that appear."""
+    return _spawn_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
 def _group_leaders() -> set[int]:
@@ -70,7 +78,7 @@ async def stdio_tree(params: Any) -> AsyncIterator[Any]:
     async with contextlib.AsyncExitStack() as stack:
         groups: set[int] = set()
         stack.callback(_kill_groups, groups)  # runs last, after the SDK has stopped the server
-        async with _SPAWNING:
+        async with _spawn_lock():
             before = _group_leaders()
             streams = await stack.enter_async_context(stdio_client(params))
             groups |= _group_leaders() - before
