@@ -18,6 +18,7 @@ def run(path: Path | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Aerostudio")
     app.setOrganizationName("Aerostudio")
+    app.setStyle("Fusion")  # the one style that follows the light and dark palettes everywhere
     document = FlowDocument.open(path) if path else None
     window = MainWindow(document)
     window.show()

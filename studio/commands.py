@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
+from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
@@ -117,3 +118,49 @@ def move_nodes_command(
     label = text or ("Move node" if len(positions) == 1 else f"Move {len(positions)} nodes")
     updates = {node_id: {"position": xy} for node_id, xy in positions.items()}
     return _update_nodes_command(document, updates, label)
+
+
+class EditCommand(ReplaceFlowCommand):
+    """A form edit; consecutive edits with the same key (typing in one field) are one undo step."""
+
+    MERGE_ID = 0x1A5
+
+    def __init__(self, document: FlowDocument, after: Flow, text: str, key: Hashable) -> None:
+        super().__init__(document, after, text)
+        self.key = key
+
+    def id(self) -> int:
+        return self.MERGE_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, EditCommand) or other.key != self.key:
+            return False
+        self._after = other._after
+        self.setObsolete(self._after == self._before)
+        return True
+
+
+def edit_node_command(
+    document: FlowDocument, node_id: str, changes: dict[str, Any], key: Hashable
+) -> EditCommand:
+    """Set some of a node's fields (config, label, retry, timeout_s, output_variable).
+
+    The changed fields are validated as the Node model does: a bad value raises ValidationError.
+    """
+    flow = document.flow
+    node = flow.node_map[node_id]
+    checked = Node.model_validate({"id": node.id, "type": node.type, **changes})
+    edited = node.model_copy(update={name: getattr(checked, name) for name in changes})
+    nodes = tuple(edited if n is node else n for n in flow.nodes)
+    after = flow.model_copy(update={"nodes": nodes})
+    return EditCommand(document, after, f"Edit {node_id}", key)
+
+
+def edit_flow_command(
+    document: FlowDocument, changes: dict[str, Any], key: Hashable
+) -> EditCommand:
+    """Set some of the flow's own fields (name, description, workspace, settings)."""
+    flow = document.flow
+    checked = Flow.model_validate({"id": flow.id, "name": flow.name, **changes})
+    after = flow.model_copy(update={name: getattr(checked, name) for name in changes})
+    return EditCommand(document, after, "Edit flow settings", key)

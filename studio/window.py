@@ -10,12 +10,16 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
 
 from engine.flow import FlowLoadError
 from engine.paths import examples_dir
-from studio import editing
+from studio import editing, export, theme
+from studio.autosave import Autosave, RecoveryBar
 from studio.canvas.scene import FlowScene
 from studio.canvas.view import FlowView
 from studio.document import FlowDocument
+from studio.help import ShortcutOverlay
+from studio.panels.inspector import Inspector
 from studio.panels.palette import Palette
 from studio.panels.problems import ProblemsPanel
+from studio.recent import RecentMenu
 
 FILE_FILTER = "Aerostudio flows (*.flow.json);;JSON files (*.json)"
 
@@ -28,31 +32,52 @@ class MainWindow(QMainWindow):
         self.palette = Palette()
         self.problems = ProblemsPanel()
         self._dock(self.palette, "Nodes", Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock(self.problems, "Problems", Qt.DockWidgetArea.BottomDockWidgetArea)
+        problems = self._dock(self.problems, "Problems", Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.inspector = Inspector()
+        inspector = self._dock(self.inspector, "Inspector", Qt.DockWidgetArea.RightDockWidgetArea)
         self.problems.node_activated.connect(self.show_node)
+        self.theme = theme.saved(self.settings)
+        theme.apply_to_app(self.theme)
+        self.autosave = Autosave(parent=self)
         self._build_menus()
         self.resize(1400, 860)
         self.set_document(document or FlowDocument())
+        self.recovery = RecoveryBar(self, self.autosave)
+        self.addToolBar(self.recovery)
+        self.shortcut_overlay = ShortcutOverlay(self)
+        # The canvas gets the room: a short problems list, a fair inspector; then whatever
+        # layout the user left last time.
+        self.resizeDocks([problems], [150], Qt.Orientation.Vertical)
+        self.resizeDocks([inspector], [340], Qt.Orientation.Horizontal)
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
 
-    def _dock(self, widget: object, title: str, area: Qt.DockWidgetArea) -> None:
+    def _dock(self, widget: object, title: str, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
         dock.setWidget(widget)  # type: ignore[arg-type]
         self.addDockWidget(area, dock)
+        return dock
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&New", QKeySequence.StandardKey.New, self.new_flow)
         self._action(file_menu, "&Open…", QKeySequence.StandardKey.Open, self.open_dialog)
+        self.recent_menu = RecentMenu(self.settings, self.open_path, self)
+        file_menu.addMenu(self.recent_menu)
         examples = file_menu.addMenu("Open &example")
         for path in sorted(examples_dir().glob("*.flow.json")):
             action = examples.addAction(path.name.removesuffix(".flow.json"))
             action.triggered.connect(lambda _=False, p=path: self.open_path(p))
         self._action(file_menu, "&Save", QKeySequence.StandardKey.Save, self.save)
         self._action(file_menu, "Save &as…", QKeySequence.StandardKey.SaveAs, self.save_as)
+        self._action(
+            file_menu, "&Export image…", QKeySequence("Ctrl+E"), lambda: export.export_dialog(self)
+        )
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         edit_menu = self.menuBar().addMenu("&Edit")
@@ -86,6 +111,14 @@ class MainWindow(QMainWindow):
             QKeySequence("Ctrl+Shift+L"),
             lambda: editing.auto_layout(self.scene),
         )
+        self.theme_actions = theme.add_menu(view_menu, self.theme, self.set_theme)
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(
+            help_menu,
+            "&Keyboard shortcuts",
+            QKeySequence("F1"),
+            lambda: self.shortcut_overlay.open(),
+        )
 
     def _action(self, menu: object, text: str, shortcut: object, slot: object) -> QAction:
         action = menu.addAction(text)  # type: ignore[attr-defined]
@@ -97,14 +130,26 @@ class MainWindow(QMainWindow):
         self.document = document
         self.undo_stack.clear()
         self.scene = FlowScene(document, self.undo_stack)
+        theme.apply_to_scene(self.scene, self.theme)
         self.view = FlowView(self.scene)
+        theme.smooth_grid(self.view)
+        self.autosave.track(document)
+        self.recent_menu.watch(document)
         self.setCentralWidget(self.view)
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        self.inspector.attach(self.scene)
         document.changed.connect(self._refresh_title)
         document.validated.connect(self._show_issues)
         self._refresh_title()
         self._show_issues(document.issues)
         QTimer.singleShot(0, self.view.fit)
+
+    def set_theme(self, chosen: theme.Theme) -> None:
+        """View ▸ Theme: applied to the whole application and the canvas, and remembered."""
+        self.theme = chosen
+        theme.remember(self.settings, chosen)
+        theme.apply_to_app(chosen)
+        theme.apply_to_scene(self.scene, chosen)
 
     def _refresh_title(self) -> None:
         self.setWindowTitle(f"{self.document.title} — Aerostudio")
@@ -175,6 +220,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.confirm_discard():
             self.settings.setValue("window/geometry", self.saveGeometry())
+            self.settings.setValue("window/state", self.saveState())
+            self.autosave.close()
             event.accept()
         else:
             event.ignore()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter
 
 from engine.nodes import Category
 
@@ -25,6 +25,22 @@ WARNING_COLOR = QColor("#e0a030")
 
 LOW_DETAIL = 0.45
 """Below this zoom, nodes are drawn as plain coloured cards: text would be unreadable anyway."""
+
+
+GRID_SIZE = 32
+"""Spacing of the canvas grid, in scene units."""
+
+
+def canvas_brush(background: QColor, grid: QColor) -> QBrush:
+    """The canvas background: `background` with grid lines, tiled in scene coordinates."""
+    tile = QImage(GRID_SIZE, GRID_SIZE, QImage.Format.Format_RGB32)
+    tile.fill(background)
+    painter = QPainter(tile)
+    painter.setPen(grid)
+    painter.drawLine(0, 0, GRID_SIZE - 1, 0)
+    painter.drawLine(0, 0, 0, GRID_SIZE - 1)
+    painter.end()
+    return QBrush(tile)
 
 
 def node_height(handle_count: int) -> float:

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, Qt
-from PySide6.QtGui import QDrag
+from PySide6.QtCore import QMimeData, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QDrag, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from engine.nodes import NODE_SPECS, Category
+from engine.nodes import NODE_SPECS, Category, NodeSpec
+from studio.canvas import style
 from studio.canvas.view import NODE_MIME
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole
+ICON_SIZE = 20
+
+
+def node_icon(spec: NodeSpec) -> QIcon:
+    """The canvas's header mark: the category's colour with the type's initial."""
+    size = ICON_SIZE * 2
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(style.CATEGORY_COLORS.get(spec.category, style.UNKNOWN_COLOR))
+    painter.drawEllipse(QRectF(1, 1, size - 2, size - 2))
+    font = QFont()
+    font.setPixelSize(size // 2)
+    font.setBold(True)
+    painter.setFont(font)
+    painter.setPen(QColor("#ffffff"))
+    painter.drawText(QRectF(0, 0, size, size), Qt.AlignmentFlag.AlignCenter, spec.title[:1].upper())
+    painter.end()
+    return QIcon(pixmap)
 
 
 class PaletteTree(QTreeWidget):
@@ -31,6 +53,7 @@ class Palette(QWidget):
         self.search = QLineEdit(placeholderText="Search nodes…")
         self.tree = PaletteTree()
         self.tree.setHeaderHidden(True)
+        self.tree.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
         self.tree.setDragEnabled(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -44,6 +67,7 @@ class Palette(QWidget):
                 if spec.category == category:
                     child = QTreeWidgetItem([spec.title])
                     child.setData(0, TYPE_ROLE, spec.type)
+                    child.setIcon(0, node_icon(spec))
                     child.setToolTip(0, spec.description)
                     child.setStatusTip(0, spec.description)
                     group.addChild(child)

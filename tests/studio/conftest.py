@@ -14,7 +14,8 @@ def _isolated_settings(tmp_path, monkeypatch):
 
     monkeypatch.setenv("AEROSTUDIO_HOME", str(tmp_path / "home"))
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qs"))
+    for settings_format in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+        QSettings.setPath(settings_format, QSettings.Scope.UserScope, str(tmp_path / "qs"))
 
 
 @pytest.fixture
@@ -67,6 +68,7 @@ def scope_window(qtbot, monkeypatch):
     """The main window on `scope_flow()`, fitted so every node is visible."""
     monkeypatch.setattr(MainWindow, "confirm_discard", lambda self: True)
     main = MainWindow(FlowDocument(scope_flow()))
+    main.resize(800, 600)  # within the offscreen screen, whatever size settings would restore
     qtbot.addWidget(main)
     main.show()
     qtbot.waitExposed(main)
