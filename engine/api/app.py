@@ -13,6 +13,7 @@ import contextlib
 import hmac
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -23,6 +24,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.schemas import SchemaGenerator
 
 from engine import __version__
+from engine.api import webhooks
+from engine.api.deployments import DeploymentRefused, Deployments
+from engine.flow import Flow, Node
 from engine.gateway.core import Gateway
 from engine.gateway.server import GatewayApp
 from engine.httpguard import LOCAL_HOSTS, HostCheck
@@ -34,6 +38,11 @@ FINISHED = ("succeeded", "failed", "cancelled")
 
 def _after(seq: int) -> Callable[[dict[str, Any]], bool]:
     return lambda event: int(event["seq"]) > seq
+
+
+def _bearer(headers: dict[str, str]) -> str:
+    given = headers.get("authorization", "")
+    return given[7:].strip() if given.lower().startswith("bearer ") else ""
 
 
 class ApiError(Exception):
@@ -76,6 +85,7 @@ class EngineApi:
         self.admin_token = admin_token
         self.host_check = HostCheck(hosts)
         self.mcp = GatewayApp(gateway, hosts=hosts)
+        self.deployments = Deployments(gateway.engine)
         self.schemas = SchemaGenerator(
             {"openapi": "3.0.0", "info": {"title": "Aerostudio engine API", "version": __version__}}
         )
@@ -107,6 +117,13 @@ class EngineApi:
             route("/api/runs/{run_id}/cancel", self.cancel_run, ["POST"]),
             route("/api/runs/{run_id}/resume", self.resume_run, ["POST"]),
             route("/api/runs/{run_id}/debug", self.debug_run, ["POST"]),
+            route("/api/deployments", self.list_deployments, ["GET"]),
+            route("/api/deployments", self.deploy, ["POST"]),
+            route("/api/deployments/{flow_id}/diff", self.diff_deployments, ["GET"]),
+            route("/api/deployments/{flow_id}/activate", self.activate, ["POST"]),
+            route("/api/deployments/{flow_id}/deactivate", self.deactivate, ["POST"]),
+            route("/api/run/{slug}", self.call_endpoint, ["POST"], public=True),
+            route("/hooks/{flow_id}", self.receive_webhook, ["POST"], public=True),
             route("/api/workspaces", self.list_workspaces, ["GET"]),
             route("/api/workspaces", self.create_workspace, ["POST"]),
             route("/api/workspaces/{slug}/servers", self.list_servers, ["GET"]),
@@ -130,13 +147,10 @@ class EngineApi:
             refused = self.host_check.refusal(headers)
             if refused is not None:
                 return _error(*refused)
-            if not public:
-                given = headers.get("authorization", "")
-                token = given[7:].strip() if given.lower().startswith("bearer ") else ""
-                if not hmac.compare_digest(token.encode(), self.admin_token.encode()):
-                    response = _error(401, "unauthorized", "the admin token is missing or wrong")
-                    response.headers["WWW-Authenticate"] = 'Bearer realm="aerostudio"'
-                    return response
+            if not public and not self._is_admin(headers):
+                response = _error(401, "unauthorized", "the admin token is missing or wrong")
+                response.headers["WWW-Authenticate"] = 'Bearer realm="aerostudio"'
+                return response
             try:
                 return await handler(request)
             except ApiError as exc:
@@ -149,6 +163,10 @@ class EngineApi:
         guarded.__doc__ = handler.__doc__
         guarded.__name__ = handler.__name__
         return guarded
+
+    def _is_admin(self, headers: dict[str, str]) -> bool:
+        token = _bearer(headers)
+        return hmac.compare_digest(token.encode(), self.admin_token.encode())
 
     # ------------------------------------------------------------------------------- general
 
@@ -379,6 +397,178 @@ class EngineApi:
             {"breakpoints": sorted(debugger.breakpoints), "waiting": list(debugger.waiting)}
         )
 
+    # --------------------------------------------------------------------------- deployments
+
+    async def deploy(self, request: Request) -> Response:
+        """
+        summary: Deploy a flow (a new immutable version unless the content is unchanged)
+        requestBody: {description: "{flow, activate? (default true)}"}
+        responses:
+          201: {description: "a new version"}
+          200: {description: "the same content as the latest version"}
+          422: {description: "the flow has errors (with the issues)"}
+        """
+        from engine.flow import FlowLoadError, from_document
+
+        body = await _body(request)
+        try:
+            flow = from_document(body.get("flow"))
+        except FlowLoadError as exc:
+            raise ApiError(422, "invalid_flow", str(exc)) from None
+        try:
+            deployment, created = self.deployments.deploy(flow)
+        except DeploymentRefused as exc:
+            return JSONResponse(
+                {"error": "flow_has_errors", "message": str(exc), "issues": exc.issues},
+                status_code=422,
+            )
+        if body.get("activate", True):
+            self.deployments.activate(flow.id, deployment.version)
+        record = {**deployment.__dict__, "active": bool(body.get("activate", True))}
+        return JSONResponse(
+            {**record, "created": created, "endpoints": _endpoints(flow)},
+            status_code=201 if created else 200,
+        )
+
+    async def list_deployments(self, request: Request) -> Response:
+        """
+        summary: Deployed versions
+        parameters:
+          - {name: flow_id, in: query, schema: {type: string}}
+        """
+        versions = self.deployments.versions(request.query_params.get("flow_id"))
+        return JSONResponse({"deployments": [d.__dict__ for d in versions]})
+
+    async def diff_deployments(self, request: Request) -> Response:
+        """
+        summary: A unified diff between two versions
+        parameters:
+          - {name: from, in: query, schema: {type: integer}}
+          - {name: to, in: query, schema: {type: integer}}
+        """
+        query = request.query_params
+        flow_id = request.path_params["flow_id"]
+        diff = self.deployments.diff(flow_id, int(query["from"]), int(query["to"]))
+        return JSONResponse({"diff": diff})
+
+    async def activate(self, request: Request) -> Response:
+        """
+        summary: Activate a version (deploy it, or roll back to it)
+        requestBody: {description: "{version}"}
+        """
+        flow_id = request.path_params["flow_id"]
+        version = int((await _body(request)).get("version", 0))
+        self.deployments.activate(flow_id, version)
+        return JSONResponse({"flow_id": flow_id, "active": version})
+
+    async def deactivate(self, request: Request) -> Response:
+        """
+        summary: Deactivate a flow: its endpoints and webhooks stop answering
+        """
+        flow_id = request.path_params["flow_id"]
+        self.deployments.deactivate(flow_id)
+        return JSONResponse({"flow_id": flow_id, "active": None})
+
+    def _endpoint(self, slug: str) -> tuple[Flow, Node]:
+        for flow in self.deployments.active():
+            for node in flow.nodes:
+                endpoint = node.config.get("endpoint") or {}
+                if node.type == "trigger" and endpoint.get("slug") == slug:
+                    return flow, node
+        raise ApiError(404, "not_found", f"no active endpoint '{slug}'")
+
+    async def call_endpoint(self, request: Request) -> Response:
+        """
+        summary: Run a deployed flow through its endpoint trigger
+        description: JSON answer after the run (or its id if it takes longer than `wait`
+          seconds), or the run's events as SSE with `Accept text/event-stream`.
+        parameters:
+          - {name: wait, in: query, schema: {type: number}}
+        """
+        flow, trigger = self._endpoint(request.path_params["slug"])
+        settings = trigger.config["endpoint"]
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if settings.get("auth", "api_key") != "public" and not self._may_call(headers, flow):
+            return _error(401, "unauthorized", "this endpoint needs an API key (Bearer token)")
+        payload = await request.json() if await request.body() else {}
+        handle = await self.runtime.start(flow, payload, trigger=trigger.id)
+        if "text/event-stream" in headers.get("accept", "") or settings.get("stream"):
+            return StreamingResponse(
+                self._stream(handle.run_id, 0),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Run-Id": handle.run_id},
+            )
+        wait = min(300.0, float(request.query_params.get("wait", "30")))
+        try:
+            result = await asyncio.wait_for(handle.result(), wait)
+        except TimeoutError:
+            return JSONResponse(
+                {
+                    "run_id": handle.run_id,
+                    "status": "running",
+                    "poll": f"/api/runs/{handle.run_id}",
+                },
+                status_code=202,
+            )
+        return JSONResponse(
+            {
+                "run_id": handle.run_id,
+                "status": result.status,
+                "output": result.output,
+                "error": result.error,
+            }
+        )
+
+    def _may_call(self, headers: dict[str, str], flow: Flow) -> bool:
+        """The admin token, or a member token of the flow's workspace."""
+        if self._is_admin(headers):
+            return True
+        try:
+            self.gateway.tokens.authenticate(_bearer(headers), flow.workspace or "")
+        except PermissionError:
+            return False
+        return True
+
+    async def receive_webhook(self, request: Request) -> Response:
+        """
+        summary: A webhook delivery for a deployed flow
+        description: The signature is checked by the trigger's source scheme (401 if wrong);
+          a delivery seen before does not run again; the run starts in the background.
+        """
+        flow_id = request.path_params["flow_id"]
+        try:
+            flow = self.deployments.flow(flow_id)
+        except LookupError:
+            raise ApiError(404, "not_found", f"no active flow '{flow_id}'") from None
+        trigger = next(
+            (n for n in flow.nodes if n.type == "trigger" and n.config.get("kind") == "webhook"),
+            None,
+        )
+        if trigger is None:
+            raise ApiError(404, "not_found", f"flow '{flow_id}' has no webhook trigger")
+        settings = trigger.config.get("webhook") or {}
+        secret_ref = settings.get("secret")
+        secret = (
+            self.gateway.vault.get(flow.workspace or "", str(secret_ref["secret"]))
+            if secret_ref
+            else None
+        )
+        body = await request.body()
+        try:
+            delivery = webhooks.verify(
+                settings.get("source", "generic"), secret, dict(request.headers), body
+            )
+        except webhooks.SignatureError as exc:
+            return _error(401, "bad_signature", str(exc))
+        if not webhooks.accepts(settings.get("events") or [], delivery):
+            return JSONResponse({"ignored": delivery.event}, status_code=202)
+        run_id = uuid.uuid4().hex
+        earlier = self.deployments.first_delivery(flow_id, delivery.delivery_id, run_id)
+        if earlier is not None:
+            return JSONResponse({"duplicate": True, "run_id": earlier})
+        await self.runtime.start(flow, delivery.payload, run_id=run_id, trigger=trigger.id)
+        return JSONResponse({"run_id": run_id}, status_code=202)
+
     # ------------------------------------------------------------------------ administration
 
     async def list_workspaces(self, _request: Request) -> Response:
@@ -575,3 +765,17 @@ class EngineApi:
             limit=min(1000, int(query.get("limit", "100"))),
         )
         return JSONResponse({"calls": [c.__dict__ for c in entries]})
+
+
+def _endpoints(flow: Flow) -> list[str]:
+    """The URLs a deployed flow answers on."""
+    urls = []
+    for node in flow.nodes:
+        if node.type != "trigger":
+            continue
+        kind = node.config.get("kind")
+        if kind == "endpoint":
+            urls.append(f"/api/run/{node.config['endpoint']['slug']}")
+        elif kind == "webhook":
+            urls.append(f"/hooks/{flow.id}")
+    return urls

@@ -12,11 +12,18 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from engine.store.tables import metadata, settings
+from engine.store.tables import deliveries, deployments, metadata, settings
 
 Migration = Callable[[sa.Connection], None]
 
-MIGRATIONS: list[Migration] = []  # MIGRATIONS[i] moves version i + 1 to i + 2
+
+def _add_deployments(db: sa.Connection) -> None:
+    """Version 2: deployed flows and the webhook deliveries they received."""
+    deployments.create(db, checkfirst=True)
+    deliveries.create(db, checkfirst=True)
+
+
+MIGRATIONS: list[Migration] = [_add_deployments]  # MIGRATIONS[i] moves version i + 1 to i + 2
 VERSION = 1 + len(MIGRATIONS)
 
 

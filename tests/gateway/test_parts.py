@@ -221,3 +221,17 @@ async def test_closing_a_server_kills_its_whole_process_tree(gateway):
     while any(_alive(pid) for pid in pids):
         assert time.monotonic() < deadline, f"still running: {pids}"
         await asyncio.sleep(0.05)
+
+
+def test_a_version_1_database_is_migrated_in_place(gateway):
+    from engine.store.tables import deliveries, deployments
+
+    gateway.workspaces.create("kept")
+    with gateway.engine.begin() as db:
+        deployments.drop(db)
+        deliveries.drop(db)
+        db.execute(settings.update().values(value=1))
+    assert migrate(gateway.engine) == 2
+    inspector = sa.inspect(gateway.engine)
+    assert {"aero_deployments", "aero_deliveries"} <= set(inspector.get_table_names())
+    assert [w.slug for w in gateway.workspaces.all()] == ["kept"]
