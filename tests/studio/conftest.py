@@ -16,6 +16,13 @@ def _isolated_settings(tmp_path, monkeypatch):
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     for settings_format in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
         QSettings.setPath(settings_format, QSettings.Scope.UserScope, str(tmp_path / "qs"))
+    yield
+    from PySide6.QtGui import QGuiApplication
+
+    if QGuiApplication.instance() is not None:
+        # Mime data we put on the clipboard would otherwise be freed by Qt's exit handlers,
+        # after Python has finalised: a crash at exit.
+        QGuiApplication.clipboard().clear()
 
 
 @pytest.fixture
