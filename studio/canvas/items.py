@@ -1,19 +1,31 @@
-"""Canvas items: nodes with their handles, bezier edges, sticky notes.
+"""Canvas items: nodes with their handles, bezier edges, sticky notes, and the zoomed-out overview.
 
-Geometry, pens and texts are computed once per item, not per paint, so that thousands of nodes
-open and pan smoothly; zoomed out, nodes are drawn as plain cards (level of detail).
+Geometry, pens and texts are computed once per item (shared per node type and theme), not per
+paint, so that thousands of nodes open and pan smoothly. Zoomed out, the scene stops painting
+items one by one: `Overview` draws every card and wire in a few batched calls.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from functools import cache
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+)
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
     QGraphicsRectItem,
+    QGraphicsSceneMouseEvent,
     QStyleOptionGraphicsItem,
     QWidget,
 )
@@ -30,16 +42,45 @@ _TITLE_FONT.setPointSizeF(10)
 _TITLE_FONT.setBold(True)
 _SMALL_FONT = QFont()
 _SMALL_FONT.setPointSizeF(8)
-_BODY_BRUSH = QBrush(QColor("#2b2d31"))
-_SELECTED_PEN = QPen(QColor("#f0f0f0"), 2.5)
-_PORT_PEN = QPen(QColor("#1b1c1f"), 1)
-_INPUT_BRUSH = QBrush(QColor("#d0d0d0"))
-_TEXT_COLOR = QColor("#ffffff")
-_DIM_TEXT_COLOR = QColor("#c8c8c8")
-_HANDLE_TEXT_COLOR = QColor("#e0e0e0")
 _HANDLE_HIT_RADIUS = 9.0
+_TEXT_LEFT = 44.0
+_BADGE_SPACE = 20.0
 _LEFT_CENTER = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 _RIGHT_CENTER = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_NO_CONTENTS = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
+_SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+_MOVABLE = QGraphicsItem.GraphicsItemFlag.ItemIsMovable | _SELECTABLE
+_CACHED = QGraphicsItem.CacheMode.DeviceCoordinateCache
+_NOT_CACHED = QGraphicsItem.CacheMode.NoCache
+_HEADER = QPainterPath()
+_HEADER.addRoundedRect(QRectF(0, 0, style.NODE_WIDTH, style.HEADER_HEIGHT), 8, 8)
+
+
+_FONTS = {"title": _TITLE_FONT, "small": _SMALL_FONT}
+_Pens = tuple[QPen, QBrush, QBrush, QPen]
+_PENS: dict[tuple[str, int], _Pens] = {}
+
+
+@cache
+def _metrics(font: str) -> QFontMetricsF:
+    """Font metrics made once per font (they need the application, so not at import)."""
+    return QFontMetricsF(_FONTS[font])
+
+
+def _pens(colors: style.CanvasColors, category: QColor) -> _Pens:
+    """Border pen, body and header brushes, selection pen: shared by the cards of a category."""
+    key = (colors.name, category.rgba())
+    pens = _PENS.get(key)
+    if pens is None:
+        border = QPen(category.darker(colors.border_factor), 1.2)
+        header = QBrush(colors.header(category))
+        pens = _PENS[key] = (border, QBrush(colors.body), header, QPen(colors.selected, 2.5))
+    return pens
+
+
+def elide(text: str, font: str, width: float) -> str:
+    """`text` cut with "…" so that, drawn in `font` ("title" or "small"), it fits `width`."""
+    return _metrics(font).elidedText(text, Qt.TextElideMode.ElideRight, width)
 
 
 class NodeItem(QGraphicsRectItem):
@@ -48,7 +89,13 @@ class NodeItem(QGraphicsRectItem):
     A rect item so that Qt answers the many bounding-rect queries of a frame without Python.
     """
 
-    def __init__(self, node: Node, issues: list[Issue], low_detail: bool = False) -> None:
+    def __init__(
+        self,
+        node: Node,
+        issues: list[Issue],
+        low_detail: bool = False,
+        colors: style.CanvasColors = style.DARK_COLORS,
+    ) -> None:
         super().__init__()
         self.node = node
         spec = get_spec(node.type)
@@ -64,76 +111,106 @@ class NodeItem(QGraphicsRectItem):
         self.edges: list[EdgeItem] = []
         self.scopes: list[ScopeItem] = []
         self.height = style.node_height(len(self.handles))
+        self.colors = colors
         self._body = QRectF(0, 0, style.NODE_WIDTH, self.height)
         pad = style.PORT_RADIUS + 2
         self.setRect(self._body.adjusted(-pad, -pad, pad, pad))
-        self.setPen(Qt.PenStyle.NoPen)
-        self._pen = QPen(self.color.darker(130), 1.2)
-        self._header = QPainterPath()
-        self._header.addRoundedRect(QRectF(0, 0, style.NODE_WIDTH, style.HEADER_HEIGHT), 8, 8)
-        self._header_brush = QBrush(self.color.darker(160))
-        self._handle_rows = [
-            (handle, style.HEADER_HEIGHT + (index + 0.5) * style.HANDLE_ROW)
+        self._handle_y = {
+            handle: style.HEADER_HEIGHT + (index + 0.5) * style.HANDLE_ROW
             for index, handle in enumerate(self.handles)
-        ]
-        self._label: str | None = None
-        self.setPos(QPointF(*node.position))
-        self.setFlags(
-            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
-            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
-            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
-        )
+        }
+        self._texts: tuple[str, str] | None = None
+        self._followed = QPointF(*node.position)
+        self.setPos(self._followed)
+        self.setFlags(_MOVABLE | _NO_CONTENTS if low_detail else _MOVABLE)
         self.set_cached(not low_detail)
         self.setZValue(1)
-        if issues:
-            self.setToolTip("\n".join(f"{i.severity}: {i.message}" for i in issues))
+
+    @property
+    def body(self) -> QRectF:
+        """The card, in item coordinates (the bounding rect adds room for the ports)."""
+        return QRectF(self._body)
 
     def set_cached(self, cached: bool) -> None:
         """Cache the detailed drawing as a pixmap: panning then only blits it."""
-        mode = QGraphicsItem.CacheMode
-        self.setCacheMode(mode.DeviceCoordinateCache if cached else mode.NoCache)
+        self.setCacheMode(_CACHED if cached else _NOT_CACHED)
+
+    def set_drawn(self, drawn: bool) -> None:
+        """Whether the item paints itself (zoomed out, the scene's `Overview` draws it)."""
+        self.setFlag(_NO_CONTENTS, not drawn)
+
+    def set_colors(self, colors: style.CanvasColors) -> None:
+        self.colors = colors
+        self.update()
+
+    def texts(self) -> tuple[str, str]:
+        """The label and the "type · id" line as painted: elided with "…" to fit the card."""
+        if self._texts is None:
+            width = style.NODE_WIDTH - _TEXT_LEFT - 8
+            label_width = width - (_BADGE_SPACE if self.issues else 0)
+            self._texts = (
+                elide(self.node.title, "title", label_width),
+                elide(f"{self.type_title} · {self.node.id}", "small", width),
+            )
+        return self._texts
+
+    def tooltip_text(self) -> str:
+        """The full label and type, then the node's issues: what elision may have hidden."""
+        lines = [self.node.title, f"{self.type_title} · {self.node.id}"]
+        lines += [f"{i.severity}: {i.message}" for i in self.issues]
+        return "\n".join(lines)
 
     def input_port(self) -> QPointF:
-        return self.mapToScene(QPointF(0, style.HEADER_HEIGHT / 2))
+        return self.pos() + QPointF(0, style.HEADER_HEIGHT / 2)
 
     def handle_port(self, handle: str) -> QPointF:
-        index = self.handles.index(handle) if handle in self.handles else 0
-        y = style.HEADER_HEIGHT + (index + 0.5) * style.HANDLE_ROW
-        return self.mapToScene(QPointF(style.NODE_WIDTH, y))
+        y = self._handle_y.get(handle, style.HEADER_HEIGHT + 0.5 * style.HANDLE_ROW)
+        return self.pos() + QPointF(style.NODE_WIDTH, y)
 
     def handle_at(self, scene_pos: QPointF) -> str | None:
         """The output handle whose port is under `scene_pos`, if any (where wires start)."""
         pos = self.mapFromScene(scene_pos)
         if abs(pos.x() - style.NODE_WIDTH) > _HANDLE_HIT_RADIUS:
             return None
-        for handle, y in self._handle_rows:
+        for handle, y in self._handle_y.items():
             if abs(pos.y() - y) <= _HANDLE_HIT_RADIUS:
                 return handle
         return None
 
-    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
-            for edge in self.edges:
-                edge.update_path()
-            for scope in self.scopes:
-                scope.update_rect()
-        return super().itemChange(change, value)
+    def follow(self) -> bool:
+        """After a drag, bring the node's wires and scope regions along; whether it moved."""
+        if self.pos() == self._followed:
+            return False
+        self._followed = self.pos()
+        for edge in self.edges:
+            edge.update_path()
+        for scope in self.scopes:
+            scope.update_rect()
+        return True
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        super().mouseMoveEvent(event)
+        scene = self.scene()
+        for item in scene.selectedItems() if scene else [self]:
+            if isinstance(item, NodeItem):
+                item.follow()
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         selected = self.isSelected()
+        border, body, header, selected_pen = _pens(self.colors, self.color)
         if option.levelOfDetailFromTransform(painter.worldTransform()) < style.LOW_DETAIL:
             painter.fillRect(self._body, self.color)
             if selected:
-                painter.setPen(_SELECTED_PEN)
+                painter.setPen(selected_pen)
                 painter.drawRect(self._body)
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(_SELECTED_PEN if selected else self._pen)
-        painter.setBrush(_BODY_BRUSH)
+        painter.setPen(selected_pen if selected else border)
+        painter.setBrush(body)
         painter.drawRoundedRect(self._body, 8, 8)
-        painter.fillPath(self._header, self._header_brush)
+        painter.fillPath(_HEADER, header)
         self._paint_header(painter)
         self._paint_handles(painter)
         self._paint_badge(painter)
@@ -141,34 +218,31 @@ class NodeItem(QGraphicsRectItem):
     def _paint_header(self, painter: QPainter) -> None:
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self.color)
-        painter.drawEllipse(QRectF(8, 9, 28, 28))
-        painter.setPen(_TEXT_COLOR)
+        icon = QRectF(8, 9, 28, 28)
+        painter.drawEllipse(icon)
+        painter.setPen(Qt.GlobalColor.white)
         painter.setFont(_TITLE_FONT)
-        painter.drawText(
-            QRectF(8, 9, 28, 28), Qt.AlignmentFlag.AlignCenter, self.type_title[:1].upper()
-        )
-        if self._label is None:
-            self._label = painter.fontMetrics().elidedText(
-                self.node.title, Qt.TextElideMode.ElideRight, 150
-            )
-        painter.drawText(QRectF(44, 6, 150, 20), _LEFT_CENTER, self._label)
+        painter.drawText(icon, Qt.AlignmentFlag.AlignCenter, self.type_title[:1].upper())
+        label, subtitle = self.texts()
+        width = style.NODE_WIDTH - _TEXT_LEFT - 8
+        painter.setPen(self.colors.text)
+        painter.drawText(QRectF(_TEXT_LEFT, 6, width, 20), _LEFT_CENTER, label)
         painter.setFont(_SMALL_FONT)
-        painter.setPen(_DIM_TEXT_COLOR)
-        painter.drawText(
-            QRectF(44, 25, 150, 16), _LEFT_CENTER, f"{self.type_title} · {self.node.id}"
-        )
+        painter.setPen(self.colors.dim_text)
+        painter.drawText(QRectF(_TEXT_LEFT, 25, width, 16), _LEFT_CENTER, subtitle)
 
     def _paint_handles(self, painter: QPainter) -> None:
         painter.setFont(_SMALL_FONT)
         radius = style.PORT_RADIUS
+        port_pen = QPen(self.colors.port_outline, 1)
         if self.has_input:
-            painter.setPen(_PORT_PEN)
-            painter.setBrush(_INPUT_BRUSH)
+            painter.setPen(port_pen)
+            painter.setBrush(self.colors.input_port)
             painter.drawEllipse(QPointF(0, style.HEADER_HEIGHT / 2), radius, radius)
-        for handle, y in self._handle_rows:
-            painter.setPen(_HANDLE_TEXT_COLOR)
+        for handle, y in self._handle_y.items():
+            painter.setPen(self.colors.dim_text)
             painter.drawText(QRectF(10, y - 9, style.NODE_WIDTH - 24, 18), _RIGHT_CENTER, handle)
-            painter.setPen(_PORT_PEN)
+            painter.setPen(port_pen)
             painter.setBrush(style.ERROR_COLOR if handle == "error" else self.color)
             painter.drawEllipse(QPointF(style.NODE_WIDTH, y), radius, radius)
 
@@ -179,7 +253,7 @@ class NodeItem(QGraphicsRectItem):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(style.ERROR_COLOR if is_error else style.WARNING_COLOR)
         painter.drawEllipse(QPointF(style.NODE_WIDTH - 10, 10), 7, 7)
-        painter.setPen(_TEXT_COLOR)
+        painter.setPen(Qt.GlobalColor.white)
         painter.setFont(_SMALL_FONT)
         painter.drawText(
             QRectF(style.NODE_WIDTH - 17, 3, 14, 14), Qt.AlignmentFlag.AlignCenter, "!"
@@ -198,38 +272,66 @@ _STROKER = QPainterPathStroker()
 _STROKER.setWidth(10)
 
 
-class EdgeItem(QGraphicsPathItem):
-    """A bezier curve from a handle's port to the target's input port; selectable to delete."""
+_WIRE_PENS: dict[tuple[str, bool, bool], QPen] = {}
 
-    def __init__(self, edge_id: str, source: NodeItem, handle: str, target: NodeItem) -> None:
+
+def _wire_pen(colors: style.CanvasColors, error: bool, selected: bool) -> QPen:
+    """The pen of a wire (shared by all wires alike): selected, from an error handle, or not."""
+    key = (colors.name, error, selected)
+    pen = _WIRE_PENS.get(key)
+    if pen is None:
+        color = style.ERROR_COLOR if error else colors.wire
+        pen = _WIRE_PENS[key] = QPen(colors.selected, 3) if selected else QPen(color, 2)
+    return pen
+
+
+class EdgeItem(QGraphicsPathItem):
+    """A bezier curve from a handle's port to the target's input port; selectable to delete.
+
+    The scene swaps its pen when it is (de)selected, so no Python runs per item change.
+    """
+
+    def __init__(
+        self,
+        edge_id: str,
+        source: NodeItem,
+        handle: str,
+        target: NodeItem,
+        colors: style.CanvasColors = style.DARK_COLORS,
+        drawn: bool = True,
+    ) -> None:
         super().__init__()
         self.edge_id = edge_id
         self.source, self.handle, self.target = source, handle, target
         source.edges.append(self)
         target.edges.append(self)
-        color = style.ERROR_COLOR if handle == "error" else QColor("#9aa0a8")
-        self._pen = QPen(color, 2)
-        self._selected_pen = QPen(QColor("#f0f0f0"), 3)
-        self.setPen(self._pen)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setZValue(0)
+        self.line = QLineF()
+        self.set_colors(colors)
+        self.setFlags(_SELECTABLE if drawn else _SELECTABLE | _NO_CONTENTS)
         self._shape: QPainterPath | None = None
         self.update_path()
 
+    def set_colors(self, colors: style.CanvasColors) -> None:
+        self.colors = colors
+        self.show_selected(self.isSelected())
+
+    def show_selected(self, selected: bool) -> None:
+        self.setPen(_wire_pen(self.colors, self.handle == "error", selected))
+
+    def set_drawn(self, drawn: bool) -> None:
+        """Whether the item paints itself (zoomed out, the scene's `Overview` draws it)."""
+        self.setFlag(_NO_CONTENTS, not drawn)
+
     def update_path(self) -> None:
         self._shape = None
-        self.setPath(wire_path(self.source.handle_port(self.handle), self.target.input_port()))
+        self.line = QLineF(self.source.handle_port(self.handle), self.target.input_port())
+        self.setPath(wire_path(self.line.p1(), self.line.p2()))
 
     def shape(self) -> QPainterPath:
         """A band around the curve (computed when first hit-tested), not the area it encloses."""
         if self._shape is None:
             self._shape = _STROKER.createStroke(self.path())
         return self._shape
-
-    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
-        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
-            self.setPen(self._selected_pen if value else self._pen)
-        return super().itemChange(change, value)
 
 
 class NoteItem(QGraphicsItem):
@@ -252,3 +354,39 @@ class NoteItem(QGraphicsItem):
         painter.setPen(QColor("#3a3320"))
         painter.setFont(_SMALL_FONT)
         painter.drawText(rect.adjusted(8, 6, -8, -6), int(Qt.TextFlag.TextWordWrap), self.note.text)
+
+
+class Overview:
+    """Every card and wire of a zoomed-out scene, drawn in a few batched calls per frame.
+
+    Built from the items when first painted; the scene drops it when nodes move or are rebuilt.
+    """
+
+    def __init__(self, nodes: list[NodeItem], edges: list[EdgeItem]) -> None:
+        self.cards: dict[int, tuple[QColor, list[QRectF]]] = {}
+        for node in nodes:
+            rgb = node.color.rgb()
+            self.cards.setdefault(rgb, (node.color, []))[1].append(node.body.translated(node.pos()))
+        self.wires = [e.line for e in edges if e.handle != "error"]
+        self.error_wires = [e.line for e in edges if e.handle == "error"]
+
+    def paint(
+        self, painter: QPainter, colors: style.CanvasColors, selected: list[QGraphicsItem]
+    ) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        for color, lines in ((colors.wire, self.wires), (style.ERROR_COLOR, self.error_wires)):
+            painter.setPen(QPen(color, 0))
+            painter.drawLines(lines)
+        painter.setPen(Qt.PenStyle.NoPen)
+        for color, rects in self.cards.values():
+            painter.setBrush(color)
+            painter.drawRects(rects)
+        painter.setPen(QPen(colors.selected, 0))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for item in selected:
+            if isinstance(item, NodeItem):
+                painter.drawRect(item.body.translated(item.pos()))
+            elif isinstance(item, EdgeItem):
+                painter.drawLine(item.line)
+        painter.restore()

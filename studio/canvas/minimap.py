@@ -1,14 +1,17 @@
 """The minimap: the whole flow in a corner of the canvas, with the visible part outlined.
 
-It is a second view of the same scene (no copy of the items), so it is always up to date;
-clicking or dragging in it centres the canvas there.
+It is a second view of the same scene (no copy of the items); what it shows is kept as a pixmap,
+drawn again only when the scene's content changes, so that panning the canvas only moves the
+outline. Clicking or dragging in it centres the canvas there.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QRectF, Qt
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsView
+
+from studio.canvas.scene import FlowScene
 
 _VISIBLE_PEN = QPen(QColor("#f0f0f0"), 0)
 _MARGIN = 12
@@ -28,6 +31,10 @@ class Minimap(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self._outline = QRect()
+        self._picture: QPixmap | None = None
+        scene = main.scene()
+        if isinstance(scene, FlowScene):
+            scene.content_changed.connect(self.redraw)
         main.horizontalScrollBar().valueChanged.connect(self.update_outline)
         main.verticalScrollBar().valueChanged.connect(self.update_outline)
         main.scene().sceneRectChanged.connect(self.refit)
@@ -52,8 +59,35 @@ class Minimap(QGraphicsView):
         rect = self.scene().itemsBoundingRect()
         if rect.isValid():
             self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self.redraw()
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+    def redraw(self) -> None:
+        """The scene changed: draw it again at the next paint."""
+        self._picture = None
+        self.viewport().update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """The cached picture of the scene, then the outline of what the main view shows."""
+        viewport = self.viewport()
+        if self._picture is None or self._picture.size() != viewport.size():
+            self._picture = self._draw_scene()
+        painter = QPainter(viewport)
+        painter.drawPixmap(0, 0, self._picture)
+        painter.setTransform(self.viewportTransform())
+        self.drawForeground(painter, QRectF())
+        painter.end()
+
+    def _draw_scene(self) -> QPixmap:
+        picture = QPixmap(self.viewport().size())
+        picture.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(picture)
+        painter.setTransform(self.viewportTransform())
+        shown = self.mapToScene(self.viewport().rect()).boundingRect()
+        self.scene().render(painter, shown, shown, Qt.AspectRatioMode.IgnoreAspectRatio)
+        painter.end()
+        return picture
+
+    def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:
         painter.setPen(_VISIBLE_PEN)
         painter.setBrush(QColor(255, 255, 255, 30))
         painter.drawRect(self.visible_rect())
