@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from pathlib import Path
 
+import qasync
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -14,11 +16,15 @@ from studio.window import MainWindow
 
 
 def run(path: Path | None = None) -> int:
-    """Open the main window (with `path` loaded, if given) and run until it closes."""
+    """Open the main window (with `path` loaded, if given) and run until it closes.
+
+    The Qt event loop is also the asyncio loop (qasync), so panels await the engine API."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Aerostudio")
     app.setOrganizationName("Aerostudio")
     app.setStyle("Fusion")  # the one style that follows the light and dark palettes everywhere
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
     document = FlowDocument.open(path) if path else None
     window = MainWindow(document)
     window.show()
@@ -26,4 +32,13 @@ def run(path: Path | None = None) -> int:
         # For measuring cold start (bench/canvas.py): exit once the shown window is painted
         # (exit, not quit: quit would ask about unsaved changes).
         QTimer.singleShot(0, lambda: app.exit(0))
-    return app.exec()
+    else:
+        # Find or start the local runtime in the background: runs and history need it.
+        QTimer.singleShot(0, window.runs.connection.start)
+    with loop:
+        code = loop.run_forever()
+    if app.clipboard().ownsClipboard():
+        # Flows copied here are gone with this process anyway; freed now, not by Qt's exit
+        # handlers after Python has finalised (a crash at exit).
+        app.clipboard().clear()
+    return int(code or 0)

@@ -20,6 +20,7 @@ from studio.panels.inspector import Inspector
 from studio.panels.palette import Palette
 from studio.panels.problems import ProblemsPanel
 from studio.recent import RecentMenu
+from studio.run_session import RunSession
 
 FILE_FILTER = "Aerostudio flows (*.flow.json);;JSON files (*.json)"
 
@@ -40,6 +41,7 @@ class MainWindow(QMainWindow):
         theme.apply_to_app(self.theme)
         self.autosave = Autosave(parent=self)
         self._build_menus()
+        self.runs = RunSession(self)
         self.resize(1400, 860)
         self.set_document(document or FlowDocument())
         self.recovery = RecoveryBar(self, self.autosave)
@@ -138,6 +140,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.view)
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.inspector.attach(self.scene)
+        self.runs.attach(self.scene)
         document.changed.connect(self._refresh_title)
         document.validated.connect(self._show_issues)
         self._refresh_title()
@@ -222,6 +225,7 @@ class MainWindow(QMainWindow):
             self.settings.setValue("window/geometry", self.saveGeometry())
             self.settings.setValue("window/state", self.saveState())
             self.autosave.close()
+            self.runs.shutdown()
             event.accept()
         else:
             event.ignore()

@@ -253,3 +253,14 @@ def test_the_runtime_command_publishes_its_address_and_cleans_up(tmp_path):
             time.sleep(0.02)
     finally:
         process.kill()
+
+
+def test_every_route_documents_itself_in_valid_yaml():
+    """The OpenAPI schema is built from the handlers' docstrings: one bad line breaks it all."""
+    import inspect
+
+    import yaml
+
+    for name, function in inspect.getmembers(EngineApi, inspect.isfunction):
+        if function.__doc__ and "summary:" in function.__doc__:
+            assert isinstance(yaml.safe_load(inspect.cleandoc(function.__doc__)), dict), name

@@ -1,0 +1,226 @@
+"""The studio's connection to a runtime: a local one already running, else one it starts.
+
+The studio is a client of the engine API (DESIGN.md): it finds `aerostudio runtime` through
+`runtime.json` in the data directory, starts one as a subprocess when none runs, watches its
+health, starts it again if it dies, and stops it on exit unless the user keeps it running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QAction
+
+from engine.api.client import ApiClient, ApiError, local_runtime
+from engine.paths import data_dir
+
+LOG_FILE = "runtime.log"
+
+
+class RuntimeUnavailable(Exception):
+    """No runtime could be reached or started; the message says why, for a person."""
+
+
+class RuntimeConnection(QObject):
+    state_changed = Signal(str)
+    """"connecting", "connected", "restarting", "stopped" or "error: <what happened>"."""
+    progress = Signal(str)
+    """A line about a long step (starting the runtime), for the status bar."""
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        start_timeout_s: float = 60.0,
+        health_interval_ms: int = 5000,
+    ) -> None:
+        super().__init__(parent)
+        self.start_timeout_s = start_timeout_s
+        self._client: ApiClient | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._state = "stopped"
+        self._connecting: asyncio.Task[ApiClient] | None = None
+        self._checking = False
+        self._restartable = True
+        self.keep_running = QAction("&Keep runtime running after exit", self)
+        self.keep_running.setCheckable(True)
+        self._health = QTimer(self)
+        self._health.setInterval(health_interval_ms)
+        self._health.timeout.connect(self._check_soon)
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def client(self) -> ApiClient | None:
+        """The API client while connected, for the panels."""
+        return self._client if self._state == "connected" else None
+
+    @property
+    def owns_process(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self.state_changed.emit(state)
+
+    # ------------------------------------------------------------------------ connecting
+
+    def use(self, url: str, token: str) -> ApiClient:
+        """Talk to a given runtime (a remote one, or a test's); it is never restarted."""
+        self._client = ApiClient(url, token)
+        self._restartable = False
+        self._set_state("connected")
+        self._health.start()
+        return self._client
+
+    def start(self) -> None:
+        """Connect in the background (from synchronous code, with the event loop running)."""
+        task = asyncio.ensure_future(self.ensure())
+        task.add_done_callback(_swallow)
+
+    async def ensure(self) -> ApiClient:
+        """The connected client, connecting (or starting the runtime) first if needed."""
+        if self.client is not None:
+            return self.client
+        if self._connecting is None or self._connecting.done():
+            self._connecting = asyncio.ensure_future(self._connect())
+        return await asyncio.shield(self._connecting)
+
+    async def _connect(self) -> ApiClient:
+        self._set_state("connecting")
+        try:
+            found = local_runtime()
+            if found is None:
+                found = await self._launch()
+            client = ApiClient(*found)
+            try:
+                await client.health()
+            except ApiError:
+                await client.aclose()
+                raise
+        except (ApiError, RuntimeUnavailable, OSError) as exc:
+            message = exc.message if isinstance(exc, ApiError) else str(exc)
+            self._set_state(f"error: {message}")
+            raise RuntimeUnavailable(message) from None
+        self._client = client
+        self._set_state("connected")
+        self.progress.emit(f"Connected to the runtime at {client.base_url}")
+        self._health.start()
+        return client
+
+    async def _launch(self) -> tuple[str, str]:
+        """Start `aerostudio runtime` and wait for it to publish its address."""
+        self.progress.emit("Starting the local runtime…")
+        log = open(data_dir() / LOG_FILE, "ab")  # noqa: SIM115 - the child owns it from now
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "engine", "runtime"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=os.environ.copy(),
+            )
+        finally:
+            log.close()
+        started = time.monotonic()
+        while True:
+            found = local_runtime()
+            if found is not None:
+                return found
+            if self._process.poll() is not None:
+                raise RuntimeUnavailable(
+                    f"the local runtime exited while starting ({self._last_log_line()})"
+                )
+            waited = time.monotonic() - started
+            if waited > self.start_timeout_s:
+                self._stop_process()
+                raise RuntimeUnavailable(
+                    f"the local runtime did not start within {self.start_timeout_s:.0f} s; "
+                    f"see {data_dir() / LOG_FILE}"
+                )
+            self.progress.emit(f"Starting the local runtime… {waited:.0f} s")
+            await asyncio.sleep(0.1)
+
+    @staticmethod
+    def _last_log_line() -> str:
+        try:
+            lines = (data_dir() / LOG_FILE).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "no log"
+        last = [line for line in lines.splitlines() if line.strip()][-1:]
+        return last[0].strip() if last else f"see {data_dir() / LOG_FILE}"
+
+    # -------------------------------------------------------------------------- watching
+
+    def _check_soon(self) -> None:
+        if self._checking or self._client is None:
+            return
+        self._checking = True
+        task = asyncio.ensure_future(self.check())
+        task.add_done_callback(_swallow)
+
+    async def check(self) -> bool:
+        """Ask the runtime whether it is up; start it again when it died (if it is ours or
+        the local one)."""
+        try:
+            if self._client is None:
+                return False
+            try:
+                await self._client.health()
+                if self._state != "connected":
+                    self._set_state("connected")
+                return True
+            except ApiError as exc:
+                if not self._restartable:
+                    self._set_state(f"error: {exc.message}")
+                    return False
+            self._set_state("restarting")
+            old, self._client = self._client, None
+            await old.aclose()
+            self._stop_process()
+            await self.ensure()
+            return True
+        finally:
+            self._checking = False
+
+    # -------------------------------------------------------------------------- stopping
+
+    def shutdown(self) -> None:
+        """On exit: stop the runtime this studio started, unless it should keep running."""
+        self._health.stop()
+        if not self.keep_running.isChecked():
+            self._stop_process()
+        self._process = None
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().create_task(client.aclose())
+        self._set_state("stopped")
+
+    def _stop_process(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        # SIGINT lets `aerostudio runtime` remove runtime.json and close its database cleanly.
+        process.send_signal(signal.SIGINT if os.name == "posix" else signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _swallow(task: asyncio.Future[object]) -> None:
+    """Background connection attempts report through `state_changed`, not exceptions."""
+    if not task.cancelled():
+        task.exception()
