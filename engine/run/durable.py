@@ -191,6 +191,11 @@ class DurableRuntime:
             self.services.llm = None
         if self.services.tools is not None:
             await self.services.tools.aclose()
+        flushers, self._flushers = list(self._flushers.values()), {}
+        for flusher in flushers:
+            await _stop(flusher)
+        for run_id in list(self._buffers):  # events of runs still paused or going
+            await asyncio.to_thread(self.flush, run_id)
         self.shutdown()
 
     # ---------------------------------------------------------------------------- starting
@@ -361,7 +366,7 @@ class DurableRuntime:
         self._flushers[run_id] = asyncio.ensure_future(self._flush_loop(run_id, handle))
         try:
             result = await execute(interpreter, handle, row["options"]["trigger"], row["input"])
-            self._flushers.pop(run_id).cancel()
+            await _stop(self._flushers.pop(run_id))
             await asyncio.to_thread(
                 self.store.finish_run,
                 run_id,
@@ -395,6 +400,20 @@ class DurableRuntime:
         """Write events in batches, and watch for a cancel asked from another process."""
         while True:
             await asyncio.sleep(self.poll_s)
-            await asyncio.to_thread(self.store.append_events, run_id, self._take_batch(run_id))
+            batch = self._take_batch(run_id)
+            writing = asyncio.ensure_future(
+                asyncio.to_thread(self.store.append_events, run_id, batch)
+            )
+            try:
+                await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                await writing  # a batch taken is a batch written, even when stopped
+                raise
             if await asyncio.to_thread(self.store.cancel_requested, run_id):
                 handle.cancel()
+
+
+async def _stop(flusher: asyncio.Task[None]) -> None:
+    """Stop an event flusher, letting a batch it is writing land first."""
+    flusher.cancel()
+    await asyncio.gather(flusher, return_exceptions=True)
