@@ -65,6 +65,16 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
+def _flow(body: dict[str, Any]) -> Flow:
+    """The request's `flow` document, or a 422 naming what is wrong with it."""
+    from engine.flow import FlowLoadError, from_document
+
+    try:
+        return from_document(body.get("flow"))
+    except FlowLoadError as exc:
+        raise ApiError(422, "invalid_flow", str(exc)) from None
+
+
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -191,13 +201,10 @@ class EngineApi:
         responses:
           200: {description: "{issues: [{severity, code, message, node_id, field, edge_id}]}"}
         """
-        from engine.flow import FlowLoadError, from_document, validate
+        from engine.flow import validate
 
         body = await _body(request)
-        try:
-            flow = from_document(body.get("flow"))
-        except FlowLoadError as exc:
-            raise ApiError(422, "invalid_flow", str(exc)) from None
+        flow = _flow(body)
         issues = validate(flow, tools=body.get("tools"))
         return JSONResponse({"issues": [i.to_dict() for i in issues]})
 
@@ -211,14 +218,10 @@ class EngineApi:
           201: {description: "{run_id}"}
           422: {description: "the flow does not load or has errors (with the issues)"}
         """
-        from engine.flow import FlowLoadError, from_document
         from engine.run import FlowInvalid
 
         body = await _body(request)
-        try:
-            flow = from_document(body.get("flow"))
-        except FlowLoadError as exc:
-            raise ApiError(422, "invalid_flow", str(exc)) from None
+        flow = _flow(body)
         pinned = None
         if body.get("from_run") and body.get("from_node"):
             pinned = await asyncio.to_thread(
@@ -408,13 +411,8 @@ class EngineApi:
           200: {description: "the same content as the latest version"}
           422: {description: "the flow has errors (with the issues)"}
         """
-        from engine.flow import FlowLoadError, from_document
-
         body = await _body(request)
-        try:
-            flow = from_document(body.get("flow"))
-        except FlowLoadError as exc:
-            raise ApiError(422, "invalid_flow", str(exc)) from None
+        flow = _flow(body)
         try:
             deployment, created = self.deployments.deploy(flow)
         except DeploymentRefused as exc:
