@@ -14,7 +14,7 @@ from typing import Any
 
 from engine.llm import LlmError, LlmRequest, LlmResponse, Message, ToolOutput, ToolSpec, Usage
 from engine.nodes.ai import AgentLoopConfig
-from engine.run.ai_executors import LlmNodeError, _registry, _tools
+from engine.run.ai_executors import LlmNodeError
 from engine.run.context import NodeContext, Outcome
 from engine.run.executors import executor
 from engine.tools import ToolInfo, ToolResult
@@ -80,7 +80,7 @@ class _Loop:
         async def run() -> Any:
             ctx.emit("tool_call", key=ctx.key, tool=name, arguments=arguments)
             start = time.perf_counter()
-            result = await _tools(ctx).call_tool(
+            result = await ctx.services.tool_gateway().call_tool(
                 ctx.workspace, name, arguments, caller=f"run:{ctx.run_id}"
             )
             ctx.emit("tool_result", key=ctx.key, tool=name, is_error=result.is_error)
@@ -103,7 +103,7 @@ class _Loop:
 @executor("agent_loop")
 async def run_agent_loop(ctx: NodeContext, config: AgentLoopConfig) -> Outcome:
     try:
-        llm = await _registry(ctx).resolve(
+        llm = await ctx.services.llm_registry().resolve(
             provider=config.provider,
             model=config.model,
             flow_llm=ctx.flow_llm,
@@ -111,7 +111,7 @@ async def run_agent_loop(ctx: NodeContext, config: AgentLoopConfig) -> Outcome:
         )
     except LlmError as exc:
         raise LlmNodeError(exc) from None
-    tools = _allowed(await _tools(ctx).list_tools(ctx.workspace), config.tools)
+    tools = _allowed(await ctx.services.tool_gateway().list_tools(ctx.workspace), config.tools)
     loop = _Loop(ctx, config, tools)
     messages = [Message.user(str(ctx.render(config.goal)))]
     specs = tuple(ToolSpec.from_info(t) for t in tools)

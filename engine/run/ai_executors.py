@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.llm import LlmError, LlmRegistry, ask, classify, messages_from_history
+from engine.llm import LlmError, ask, classify, messages_from_history
 from engine.nodes.ai import ConfidenceRouterConfig, LlmCallConfig, Route
 from engine.nodes.tools import McpToolConfig
 from engine.run.context import NodeContext, Outcome
@@ -22,18 +22,10 @@ class LlmNodeError(NodeError):
         self.kind = error.kind
 
 
-def _registry(ctx: NodeContext) -> LlmRegistry:
-    """The runtime's registry, created on first use with the runtime's vault."""
-    if ctx.services.llm is None:
-        ctx.services.llm = LlmRegistry(ctx.services.secrets)
-    registry: LlmRegistry = ctx.services.llm
-    return registry
-
-
 @executor("llm_call")
 async def run_llm_call(ctx: NodeContext, config: LlmCallConfig) -> Outcome:
     try:
-        llm = await _registry(ctx).resolve(
+        llm = await ctx.services.llm_registry().resolve(
             provider=config.provider,
             model=config.model,
             flow_llm=ctx.flow_llm,
@@ -79,7 +71,7 @@ async def run_confidence_router(ctx: NodeContext, config: ConfidenceRouterConfig
         model = "keywords"
     else:
         try:
-            llm = await _registry(ctx).resolve(
+            llm = await ctx.services.llm_registry().resolve(
                 provider=config.provider,
                 model=config.model,
                 flow_llm=ctx.flow_llm,
@@ -100,25 +92,12 @@ async def run_confidence_router(ctx: NodeContext, config: ConfidenceRouterConfig
     return Outcome(handle, output, variables={"route_model": route_model})
 
 
-def _tools(ctx: NodeContext) -> Any:
-    """The runtime's tool gateway: the workspace gateway of the data directory unless the
-    runtime was given one (its vault then answers the run's secrets too)."""
-    if ctx.services.tools is None:
-        from engine.gateway import open_gateway
-
-        gateway = open_gateway()
-        ctx.services.tools = gateway
-        if ctx.services.secrets is None:
-            ctx.services.secrets = gateway.vault
-    return ctx.services.tools
-
-
 @executor("mcp_tool")
 async def run_mcp_tool(ctx: NodeContext, config: McpToolConfig) -> Outcome:
     arguments = ctx.render(config.arguments)
     ctx.emit("tool_call", key=ctx.key, tool=config.tool, arguments=arguments)
     try:
-        result = await _tools(ctx).call_tool(
+        result = await ctx.services.tool_gateway().call_tool(
             ctx.workspace, config.tool, arguments, caller=f"run:{ctx.run_id}"
         )
     except LookupError as exc:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.flow import Flow, Node
 from engine.flow.expressions import evaluate, render_value
 from engine.run.events import EventLog
 from engine.tools import SecretLookup, ToolGateway
+
+if TYPE_CHECKING:
+    from engine.llm import LlmRegistry
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,27 @@ class Services:
     flows: FlowSource | None = None
     children: ChildRuns | None = None
     clock: Callable[[], float] = time.time
+
+    def llm_registry(self) -> LlmRegistry:
+        """The model registry, created on first use with the runtime's vault."""
+        if self.llm is None:
+            from engine.llm import LlmRegistry
+
+            self.llm = LlmRegistry(self.secrets)
+        registry: LlmRegistry = self.llm
+        return registry
+
+    def tool_gateway(self) -> ToolGateway:
+        """The tool gateway: the data directory's workspace gateway unless the runtime was given
+        one (its vault then answers the run's secrets too)."""
+        if self.tools is None:
+            from engine.gateway import open_gateway
+
+            gateway = open_gateway()
+            self.tools = gateway
+            if self.secrets is None:
+                self.secrets = gateway.vault
+        return self.tools
 
 
 @dataclass(frozen=True)

@@ -179,10 +179,10 @@ async def _policy(
     ctx: NodeContext, config: GuardrailConfig, check: Check, text: str
 ) -> list[Finding]:
     from engine.llm import LlmError, check_policy
-    from engine.run.ai_executors import LlmNodeError, _registry
+    from engine.run.ai_executors import LlmNodeError
 
     try:
-        llm = await _registry(ctx).resolve(
+        llm = await ctx.services.llm_registry().resolve(
             provider=config.provider,
             model=config.model,
             flow_llm=ctx.flow_llm,

@@ -310,7 +310,10 @@ class Interpreter:
                 failure = exc
             except ExpressionError as exc:
                 failure = NodeError(f"expression: {exc}")
-            except (RunEnded, asyncio.CancelledError):
+            except RunEnded as ended:  # an `end` node: it finished, and so does the run
+                self._finished(node, key, Outcome("out", ended.output), start)
+                raise
+            except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 failure = NodeError(f"{type(exc).__name__}: {exc}")

@@ -64,7 +64,9 @@ async def test_join_after_if_else_runs_once():
     handle = Runtime().start(flow(nodes, edges), {"n": 5})
     result = await handle.result()
     assert result.output == "big"
-    assert _ran(handle).count("join") == 0  # end finishes the run before reporting itself
+    finished = [e for e in _types(handle, "node_finished") if e["node_id"] == "join"]
+    assert [(e["handle"], e["output"]) for e in finished] == [("out", "big")]
+    assert _types(handle, "node_finished")[-1]["node_id"] == "join"  # the run ends with it
     assert [e["node_id"] for e in _types(handle, "node_started")].count("join") == 1
     assert [e["node_id"] for e in _types(handle, "node_skipped")] == ["no"]
 
