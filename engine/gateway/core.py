@@ -357,6 +357,28 @@ class Gateway:
             except Exception:
                 continue
 
+    async def watch(self, interval_s: float = 2.0) -> None:
+        """Notify of workspaces whose servers or tools were changed by another process (the CLI,
+        another runtime on the same database); runs until cancelled."""
+        seen = await asyncio.to_thread(self.workspaces.revisions)
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                now = await asyncio.to_thread(self.workspaces.revisions)
+            except sa.exc.SQLAlchemyError:
+                continue  # the database is busy or away for a moment: look again next time
+            for slug in sorted(set(seen) | set(now)):
+                if seen.get(slug) != now.get(slug):
+                    await self._close_unlisted(slug)
+                    await self.notify(slug)
+            seen = now
+
+    async def _close_unlisted(self, workspace: str) -> None:
+        """Stop the sessions (and processes) of servers removed or disabled meanwhile."""
+        enabled = self.server_configs(workspace)
+        gone = [key for key in self._upstreams if key[0] == workspace and key[1] not in enabled]
+        await asyncio.gather(*(self._upstreams.pop(key)[1].close() for key in gone))
+
     async def aclose(self) -> None:
         upstreams, self._upstreams = list(self._upstreams.values()), {}
         await asyncio.gather(*(u.close() for _, u in upstreams), return_exceptions=True)

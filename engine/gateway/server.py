@@ -9,6 +9,7 @@ and within its token's rate limit.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 from collections.abc import AsyncIterator, Iterable
@@ -59,10 +60,12 @@ class GatewayApp:
         hosts: Iterable[str] = LOCAL_HOSTS,
         origins: Iterable[str] = (),
         rate_per_minute: int = 120,
+        watch_interval_s: float = 2.0,
     ) -> None:
         self.gateway = gateway
         self.host_check = HostCheck(hosts, origins)
         self.limiter = RateLimiter(rate_per_minute)
+        self.watch_interval_s = watch_interval_s
         self._sessions: dict[str, dict[str, Any]] = {}  # slug -> MCP session id -> session
         self.mcp = _GatewayServer(
             "aerostudio-gateway",
@@ -90,8 +93,21 @@ class GatewayApp:
         )
 
     @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """The MCP sessions, and a watch on the store so that servers changed by another
+        process reach connected clients as list_changed."""
+        watching = asyncio.create_task(self.gateway.watch(self.watch_interval_s))
+        try:
+            async with self.mcp.session_manager.run():
+                yield
+        finally:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
+
+    @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
-        async with self.mcp.session_manager.run():
+        async with self.running():
             yield
         await self.gateway.aclose()
 

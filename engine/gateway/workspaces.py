@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 from collections.abc import Mapping
@@ -213,3 +215,23 @@ class Workspaces:
                 )
             ).all()
         return {(r.server, r.tool) for r in rows}
+
+    def revisions(self) -> dict[str, str]:
+        """A digest per workspace of what decides its tool list (servers, their configs and
+        switches, disabled tools): a change made by another process shows up as a new digest."""
+        with self.engine.connect() as db:
+            rows = db.execute(
+                sa.select(servers.c.workspace, servers.c.name, servers.c.config, servers.c.enabled)
+            ).all()
+            off = db.execute(sa.select(disabled_tools)).all()
+        state: dict[str, list[Any]] = {}
+        for row in rows:
+            state.setdefault(row.workspace, []).append([row.name, row.config, row.enabled])
+        for row in off:
+            state.setdefault(row.workspace, []).append([row.server, row.tool])
+        return {
+            slug: hashlib.sha256(
+                json.dumps(sorted(items, key=str), default=str).encode()
+            ).hexdigest()
+            for slug, items in state.items()
+        }

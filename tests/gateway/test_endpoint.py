@@ -283,3 +283,31 @@ async def test_list_changed_reaches_a_session_client_when_a_server_goes(gateway)
         assert after == {n for n in before if not n.startswith("time__")}
         gateway.workspaces.set_tool_enabled(ws.slug, "echo", "wipe", False)
         assert "echo__wipe" not in {t.name for t in (await session.list_tools()).tools}
+
+
+async def test_a_server_switched_off_by_the_cli_reaches_connected_clients(gateway, tmp_path):
+    """Another process (the CLI) changes the store; the serving gateway notices and tells its
+    session clients, which then list the tools without that server."""
+    ws = gateway.workspaces.create("elsewhere")
+    gateway.workspaces.add_server(ws.slug, "echo", echo_server_command())
+    gateway.workspaces.add_server(ws.slug, "time", {"command": str(BIN / "mcp-server-time")})
+    _, token = gateway.tokens.create(ws.slug, "fay", "admin")
+    changed = asyncio.Event()
+
+    async def on_message(message):
+        if getattr(message, "method", "") == "notifications/tools/list_changed":
+            changed.set()
+
+    async with (
+        serving(GatewayApp(gateway, watch_interval_s=0.05).app) as base,
+        legacy(f"{base}/ws/elsewhere/mcp", token, on_message) as session,
+    ):
+        assert "time__get_current_time" in {t.name for t in (await session.list_tools()).tools}
+        cli = await asyncio.create_subprocess_exec(
+            str(BIN / "aerostudio"), "server", "disable", "time", "-w", ws.slug,
+            "--db", str(gateway.engine.url),
+        )  # fmt: skip
+        assert await cli.wait() == 0
+        await asyncio.wait_for(changed.wait(), 10)
+        assert not any(t.name.startswith("time__") for t in (await session.list_tools()).tools)
+        assert (ws.slug, "time") not in gateway._upstreams  # its process was stopped
