@@ -55,6 +55,10 @@ class ScheduleSettings(NodeConfig):
         fields = value.split()
         if len(fields) not in (5, 6) or not all(_CRON_FIELD.match(f) for f in fields):
             raise ValueError(f"'{value}' is not a cron expression of 5 or 6 fields")
+        from croniter import croniter  # only flows with a schedule pay for the import
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"'{value}' has a field out of range (e.g. minute 0-59, hour 0-23)")
         return value
 
     @field_validator("timezone")

@@ -234,6 +234,18 @@ def test_config_issue_names_the_field():
     assert "unknown field 'speed'" in issue.message
 
 
+@pytest.mark.parametrize("cron", ["61 * * * *", "0 24 * * *", "* * * * * 60"])
+def test_a_cron_field_out_of_range_is_refused_before_deploying(cron):
+    schedule = {"cron": cron, "timezone": "Europe/Paris"}
+    issues = validate(chain(trigger(kind="schedule", schedule=schedule), end("done")))
+    (issue,) = [i for i in issues if i.code == "config.invalid"]
+    assert (issue.node_id, issue.field, "out of range" in issue.message) == (
+        "start",
+        "schedule.cron",
+        True,
+    )
+
+
 def test_nested_config_issue_has_a_json_path():
     cases = {
         "mode": "switch",
