@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal
 from engine.flow import Flow, Issue, Validator, dumps, load, save
 from engine.flow.templates import new_flow
 from studio.analysis import Analysis, Analyzer
+from studio.collector import paused_collection
 
 
 class FlowDocument(QObject):
@@ -25,12 +26,13 @@ class FlowDocument(QObject):
         self._saved: Flow | None = self._flow if path else None
         self._texts: dict[int, tuple[Flow, str]] = {}
         self._validator = Validator()
-        self.analyzer = Analyzer()
+        self.analyzer = Analyzer(self._validator)
         self.issues: list[Issue] = self._validator.validate(self._flow)
 
     @classmethod
     def open(cls, path: Path) -> FlowDocument:
-        return cls(load(path), path)
+        with paused_collection():
+            return cls(load(path), path)
 
     @property
     def flow(self) -> Flow:
@@ -38,7 +40,7 @@ class FlowDocument(QObject):
 
     @property
     def analysis(self) -> Analysis:
-        """The current flow's graph and scopes (computed once per edit, when first asked)."""
+        """The current flow's graph and scopes (those its validation built)."""
         return self.analyzer.analyze(self._flow)
 
     @property

@@ -95,6 +95,10 @@ def from_document(document: Any, source: str = "<flow>") -> Flow:
     bad = _non_finite(document)
     if bad is not None:
         raise FlowLoadError(source, [(json_path(bad), "NaN and Infinity are not JSON numbers")])
+    return _from_finite_document(document, source)
+
+
+def _from_finite_document(document: Any, source: str) -> Flow:
     if not isinstance(document, dict):
         raise FlowLoadError(
             source, [("$", f"expected a JSON object, got {type(document).__name__}")]
@@ -112,8 +116,18 @@ def _refuse_constant(name: str) -> Any:
 
 
 def loads(text: str | bytes, source: str = "<flow>") -> Flow:
+    overflowed = False
+
+    def number(literal: str) -> float:
+        # Only a literal too large for a float (1e999) reads as Infinity: then the document
+        # is searched for where, instead of walking every value of every flow.
+        nonlocal overflowed
+        value = float(literal)
+        overflowed = overflowed or math.isinf(value)
+        return value
+
     try:
-        document = json.loads(text, parse_constant=_refuse_constant)
+        document = json.loads(text, parse_constant=_refuse_constant, parse_float=number)
     except json.JSONDecodeError as exc:
         raise FlowLoadError(
             source, [(f"line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}")]
@@ -124,7 +138,9 @@ def loads(text: str | bytes, source: str = "<flow>") -> Flow:
         raise FlowLoadError(source, [("$", "JSON nested too deeply")]) from None
     except ValueError as exc:
         raise FlowLoadError(source, [("$", f"invalid JSON: {exc}")]) from None
-    return from_document(document, source)
+    if overflowed:
+        return from_document(document, source)
+    return _from_finite_document(document, source)
 
 
 def load(path: str | os.PathLike[str]) -> Flow:

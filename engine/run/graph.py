@@ -8,6 +8,7 @@ from functools import cached_property
 import networkx as nx
 
 from engine.flow import Flow
+from engine.flow.validate.graph import scope_members
 from engine.nodes import get_spec
 
 
@@ -54,14 +55,11 @@ class FlowGraph:
 
     @cached_property
     def _members(self) -> dict[tuple[str, str], frozenset[str]]:
-        members = {}
-        for owner, handles in self.scope_handles.items():
-            for handle in handles:
-                inside: set[str] = set()
-                for entry in self.scope_entries(owner, handle):
-                    inside |= self.reachable_from(entry)
-                members[(owner, handle)] = frozenset(inside)
-        return members
+        return {
+            (owner, handle): scope_members(self.digraph, self.scope_entries(owner, handle))
+            for owner, handles in self.scope_handles.items()
+            for handle in handles
+        }
 
     def without_nested_scopes(self, candidates: frozenset[str]) -> frozenset[str]:
         """The nodes a region runs itself: scopes owned by its nodes are run by their owners."""

@@ -7,6 +7,7 @@ items one by one: `Overview` draws every card and wire in a few batched calls.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -78,6 +79,29 @@ def _pens(colors: style.CanvasColors, category: QColor) -> _Pens:
     return pens
 
 
+@dataclass(frozen=True)
+class _Card:
+    """The geometry of every card with the same output handles (never mutated: it is shared)."""
+
+    height: float
+    body: QRectF
+    bounds: QRectF
+    """The body with room for the ports: the item's rect."""
+    handle_y: dict[str, float]
+
+
+@cache
+def _card(handles: tuple[str, ...]) -> _Card:
+    height = style.node_height(len(handles))
+    body = QRectF(0, 0, style.NODE_WIDTH, height)
+    pad = style.PORT_RADIUS + 2
+    handle_y = {
+        handle: style.HEADER_HEIGHT + (index + 0.5) * style.HANDLE_ROW
+        for index, handle in enumerate(handles)
+    }
+    return _Card(height, body, body.adjusted(-pad, -pad, pad, pad), handle_y)
+
+
 def elide(text: str, font: str, width: float) -> str:
     """`text` cut with "…" so that, drawn in `font` ("title" or "small"), it fits `width`."""
     return _metrics(font).elidedText(text, Qt.TextElideMode.ElideRight, width)
@@ -110,20 +134,19 @@ class NodeItem(QGraphicsRectItem):
         self.issues = issues
         self.edges: list[EdgeItem] = []
         self.scopes: list[ScopeItem] = []
-        self.height = style.node_height(len(self.handles))
+        card = _card(tuple(self.handles))
+        self.height = card.height
         self.colors = colors
-        self._body = QRectF(0, 0, style.NODE_WIDTH, self.height)
-        pad = style.PORT_RADIUS + 2
-        self.setRect(self._body.adjusted(-pad, -pad, pad, pad))
-        self._handle_y = {
-            handle: style.HEADER_HEIGHT + (index + 0.5) * style.HANDLE_ROW
-            for index, handle in enumerate(self.handles)
-        }
+        self._body = card.body
+        self._handle_y = card.handle_y
+        self.setRect(card.bounds)
         self._texts: tuple[str, str] | None = None
         self._followed = QPointF(*node.position)
         self.setPos(self._followed)
+        # Opened zoomed out, items start as the overview wants them: no contents, no cache.
         self.setFlags(_MOVABLE | _NO_CONTENTS if low_detail else _MOVABLE)
-        self.set_cached(not low_detail)
+        if not low_detail:
+            self.set_cached(True)
         self.setZValue(1)
 
     @property
@@ -161,11 +184,13 @@ class NodeItem(QGraphicsRectItem):
         return "\n".join(lines)
 
     def input_port(self) -> QPointF:
-        return self.pos() + QPointF(0, style.HEADER_HEIGHT / 2)
+        pos = self.pos()
+        return QPointF(pos.x(), pos.y() + style.HEADER_HEIGHT / 2)
 
     def handle_port(self, handle: str) -> QPointF:
         y = self._handle_y.get(handle, style.HEADER_HEIGHT + 0.5 * style.HANDLE_ROW)
-        return self.pos() + QPointF(style.NODE_WIDTH, y)
+        pos = self.pos()
+        return QPointF(pos.x() + style.NODE_WIDTH, pos.y() + y)
 
     def handle_at(self, scene_pos: QPointF) -> str | None:
         """The output handle whose port is under `scene_pos`, if any (where wires start)."""
@@ -262,14 +287,18 @@ class NodeItem(QGraphicsRectItem):
 
 def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
     """The bezier of an edge (or of a wire being dragged) from a handle to an input."""
-    bend = max(60.0, abs(end.x() - start.x()) / 2)
+    x1, y1, x2, y2 = start.x(), start.y(), end.x(), end.y()
+    bend = max(60.0, abs(x2 - x1) / 2)
     path = QPainterPath(start)
-    path.cubicTo(start + QPointF(bend, 0), end - QPointF(bend, 0), end)
+    path.cubicTo(x1 + bend, y1, x2 - bend, y2, x2, y2)
     return path
 
 
 _STROKER = QPainterPathStroker()
 _STROKER.setWidth(10)
+# Flattened within a unit, not a quarter: a band to click on needs no finer curve, and every
+# wire's band is made when a flow opens (its bounding rect comes from it).
+_STROKER.setCurveThreshold(1.0)
 
 
 _WIRE_PENS: dict[tuple[str, bool, bool], QPen] = {}
@@ -305,8 +334,8 @@ class EdgeItem(QGraphicsPathItem):
         self.source, self.handle, self.target = source, handle, target
         source.edges.append(self)
         target.edges.append(self)
-        self.line = QLineF()
-        self.set_colors(colors)
+        self.colors = colors
+        self.setPen(_wire_pen(colors, handle == "error", False))
         self.setFlags(_SELECTABLE if drawn else _SELECTABLE | _NO_CONTENTS)
         self._shape: QPainterPath | None = None
         self.update_path()
@@ -324,8 +353,9 @@ class EdgeItem(QGraphicsPathItem):
 
     def update_path(self) -> None:
         self._shape = None
-        self.line = QLineF(self.source.handle_port(self.handle), self.target.input_port())
-        self.setPath(wire_path(self.line.p1(), self.line.p2()))
+        start, end = self.source.handle_port(self.handle), self.target.input_port()
+        self.line = QLineF(start, end)
+        self.setPath(wire_path(start, end))
 
     def shape(self) -> QPainterPath:
         """A band around the curve (computed when first hit-tested), not the area it encloses."""
@@ -366,7 +396,9 @@ class Overview:
         self.cards: dict[int, tuple[QColor, list[QRectF]]] = {}
         for node in nodes:
             rgb = node.color.rgb()
-            self.cards.setdefault(rgb, (node.color, []))[1].append(node.body.translated(node.pos()))
+            self.cards.setdefault(rgb, (node.color, []))[1].append(
+                node._body.translated(node.pos())
+            )
         self.wires = [e.line for e in edges if e.handle != "error"]
         self.error_wires = [e.line for e in edges if e.handle == "error"]
 

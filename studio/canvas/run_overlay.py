@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 from studio.canvas import style
 from studio.canvas.items import NodeItem
 from studio.canvas.scene import FlowScene
-from studio.run_state import RunState
+from studio.run_state import RunState, format_duration
 
 STATUS_COLORS = {
     "queued": QColor("#8a8f98"),
@@ -38,16 +38,6 @@ _BADGE_FONT.setPointSizeF(8)
 _BADGE_FONT.setBold(True)
 _TEXT_FONT = QFont()
 _TEXT_FONT.setPointSizeF(8)
-
-
-def format_duration(ms: float | None) -> str:
-    if ms is None:
-        return ""
-    if ms < 1000:
-        return f"{ms:.0f} ms"
-    if ms < 60_000:
-        return f"{ms / 1000:.1f} s"
-    return f"{int(ms // 60_000)} min {int(ms % 60_000 // 1000)} s"
 
 
 class _OverlayItem(QGraphicsItem):
@@ -212,6 +202,8 @@ class RunOverlay(QObject):
             executions = self.state.executions_of(node_id)
             latest = self.state.latest(node_id)
             badge = format_duration(latest.elapsed_ms(now)) if latest else ""
+            if latest is not None and latest.pinned:
+                badge = "pinned"
             if len(executions) > 1:
                 badge = f"{len(executions)} runs  {badge}"
             text = latest.text if latest else ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -20,23 +19,12 @@ from studio.canvas import style
 from studio.canvas.connect import ConnectAction
 from studio.canvas.items import EdgeItem, NodeItem, NoteItem, Overview
 from studio.canvas.scopes import ScopeItem
+from studio.collector import paused_collection
 from studio.commands import move_nodes_command
 from studio.document import FlowDocument
 
 _Mode = Qt.AspectRatioMode
 _Brush = QBrush | Qt.BrushStyle | Qt.GlobalColor | QColor | QGradient | QImage | QPixmap
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Thousands of new items would trigger collections that walk the whole (live) flow."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class FlowScene(QGraphicsScene):
@@ -47,7 +35,11 @@ class FlowScene(QGraphicsScene):
     content_changed = Signal()
     """Items were rebuilt, restyled or (de)selected: overviews of the scene should redraw."""
 
-    def __init__(self, document: FlowDocument, undo_stack: QUndoStack) -> None:
+    def __init__(
+        self, document: FlowDocument, undo_stack: QUndoStack, low_detail: bool = False
+    ) -> None:
+        """`low_detail`: build the items as a zoomed-out view draws them (see `set_low_detail`),
+        when the flow will be shown zoomed out: switching thousands of items costs time."""
         super().__init__()
         self.document = document
         self.undo_stack = undo_stack
@@ -55,8 +47,8 @@ class FlowScene(QGraphicsScene):
         self.edge_items: list[EdgeItem] = []
         self.scope_items: dict[str, ScopeItem] = {}
         self.connecting: ConnectAction | None = None
-        self.low_detail = False
-        self._items_drawn = True
+        self.low_detail = low_detail
+        self._items_drawn = not low_detail
         self.colors = style.DARK_COLORS
         self._overview: Overview | None = None
         self._selected_edges: list[EdgeItem] = []
@@ -73,7 +65,7 @@ class FlowScene(QGraphicsScene):
         self._overview = None
         self._selected_edges = []
         self.clear()
-        with _no_cycle_collection():
+        with paused_collection():
             self._add_items()
         self.select_nodes(selected)
         self.content_changed.emit()
@@ -110,9 +102,7 @@ class FlowScene(QGraphicsScene):
             items = [self.node_items[m] for m in sorted(members) if m in self.node_items]
             owner = self.node_items.get(key.split(":", 1)[0])
             if items and owner is not None:
-                scope = ScopeItem(key, owner, items)
-                for label in scope.childItems():
-                    label.setVisible(not self.low_detail)
+                scope = ScopeItem(key, owner, items, titled=not self.low_detail)
                 self.addItem(scope)
                 self.scope_items[key] = scope
 
@@ -132,8 +122,7 @@ class FlowScene(QGraphicsScene):
         for edge in self.edge_items:
             edge.set_drawn(drawn)
         for scope in self.scope_items.values():
-            for label in scope.childItems():
-                label.setVisible(drawn)
+            scope.show_title(drawn)
 
     def setBackgroundBrush(self, brush: _Brush) -> None:
         """Set the canvas (`theme.apply_to_scene`); cards and wires take colours readable on it."""

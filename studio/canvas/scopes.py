@@ -6,6 +6,8 @@ it makes clear which nodes run per item or per branch, and where an edge may not
 
 from __future__ import annotations
 
+from functools import cache
+
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsSimpleTextItem
@@ -19,28 +21,49 @@ _FONT = QFont()
 _FONT.setPointSizeF(8)
 
 
+@cache
+def _look(owner_type: str) -> tuple[QBrush, QPen, QColor]:
+    """Fill, outline and title colour of the scopes of one owner type, shared by all of them."""
+    tint = _TINTS.get(owner_type, QColor(128, 128, 128, 38))
+    rgb = tint.red(), tint.green(), tint.blue()
+    return QBrush(tint), QPen(QColor(*rgb, 140), 1.2), QColor(*rgb, 220)
+
+
 class ScopeItem(QGraphicsPathItem):
     """The region of one scope (`owner:handle`); it follows its members when they move.
 
     Drawn by Qt itself (a path item with a text child), so hundreds of scopes cost no Python
-    per frame.
+    per frame. The title is made when first shown: zoomed out it is hidden, and laying out
+    hundreds of texts would slow down opening a big flow.
     """
 
-    def __init__(self, key: str, owner: NodeItem, members: list[NodeItem]) -> None:
+    def __init__(
+        self, key: str, owner: NodeItem, members: list[NodeItem], titled: bool = True
+    ) -> None:
         super().__init__()
         self.key = key
         self.members = members
-        tint = _TINTS.get(owner.node.type, QColor(128, 128, 128, 38))
-        self.setBrush(QBrush(tint))
-        self.setPen(QPen(QColor(tint.red(), tint.green(), tint.blue(), 140), 1.2))
-        self._title = QGraphicsSimpleTextItem(f"{owner.node.id} · {key.split(':', 1)[1]}", self)
-        self._title.setFont(_FONT)
-        self._title.setBrush(QColor(tint.red(), tint.green(), tint.blue(), 220))
+        brush, pen, self._title_color = _look(owner.node.type)
+        self.setBrush(brush)
+        self.setPen(pen)
+        self._title_text = f"{owner.node.id} · {key.split(':', 1)[1]}"
+        self._title: QGraphicsSimpleTextItem | None = None
         self.rect = QRectF()
         self.setZValue(-2)
         for member in members:
             member.scopes.append(self)
         self.update_rect()
+        self.show_title(titled)
+
+    def show_title(self, shown: bool) -> None:
+        if self._title is None:
+            if not shown:
+                return
+            self._title = QGraphicsSimpleTextItem(self._title_text, self)
+            self._title.setFont(_FONT)
+            self._title.setBrush(self._title_color)
+            self._title.setPos(self.rect.topLeft() + QPointF(12, 4))
+        self._title.setVisible(shown)
 
     def update_rect(self) -> None:
         rect = QRectF()
@@ -52,4 +75,5 @@ class ScopeItem(QGraphicsPathItem):
             path = QPainterPath()
             path.addRoundedRect(rect, 14, 14)
             self.setPath(path)
-            self._title.setPos(rect.topLeft() + QPointF(12, 4))
+            if self._title is not None:
+                self._title.setPos(rect.topLeft() + QPointF(12, 4))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QSize, Qt
 from PySide6.QtGui import (
     QCursor,
     QDragEnterEvent,
@@ -16,6 +16,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsView
 
+from engine.flow import Flow
 from engine.nodes import NODE_SPECS
 from studio import editing
 from studio.analysis import target_types
@@ -26,6 +27,22 @@ from studio.canvas.quickadd import QuickAdd
 from studio.canvas.scene import FlowScene
 
 NODE_MIME = "application/x-aerostudio-node-type"
+_FIT_MARGIN = 40.0
+
+
+def fits_zoomed_out(flow: Flow, canvas: QSize) -> bool:
+    """Whether fitting `flow` into a canvas of this size will zoom out to low detail.
+
+    Estimated from node positions before any item exists, so that a scene can be built the way
+    the first fit shows it (`FlowView.fit` still decides, from the real items).
+    """
+    if not flow.nodes or canvas.isEmpty():
+        return False
+    xs = [node.position[0] for node in flow.nodes]
+    ys = [node.position[1] for node in flow.nodes]
+    width = max(xs) - min(xs) + style.NODE_WIDTH + 2 * _FIT_MARGIN
+    height = max(ys) - min(ys) + style.node_height(1) + 2 * _FIT_MARGIN
+    return min(canvas.width() / width, canvas.height() / height) < style.LOW_DETAIL
 
 
 class FlowView(QGraphicsView):
@@ -58,7 +75,8 @@ class FlowView(QGraphicsView):
             self._apply_detail()
 
     def fit(self) -> None:
-        rect = self.flow_scene.itemsBoundingRect().adjusted(-40, -40, 40, 40)
+        margin = _FIT_MARGIN
+        rect = self.flow_scene.itemsBoundingRect().adjusted(-margin, -margin, margin, margin)
         if rect.isValid():
             self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
             if self.transform().m11() > 1.2:

@@ -141,27 +141,74 @@ _pieces = st.sampled_from(
         ".if",
         ".not",
         " | default(none)",
+        " | default(-1, true)",
         " ",
         "\n",
         "|",
         "[",
         "]",
+        " == ",
+        " != ",
+        ">",
+        " <= ",
+        " ** ",
+        " // ",
+        " ~ ",
+        "-",
+        " or ",
+        " in ",
+        " not in ",
+        " is defined",
+        " if ",
+        " else ",
+        "[1:]",
+        "[:-2]",
+        "[::2]",
+        "2",
+        "0.5",
+        "007",
+        ".5",
+        "1e3",
+        "'a'",
+        "'nodes.x'",
+        "true",
+        "none",
     ]
 )
 _expressions = st.lists(_pieces, min_size=1, max_size=6).map("".join)
+# Mostly well-formed conditions (operands joined by operators), so the accepting side of the fast
+# path is exercised as much as the refusing side; a stray piece now and then breaks them.
+_paths = st.tuples(
+    st.sampled_from(["input", "vars", "nodes", "error"]),
+    st.lists(st.sampled_from([".a", "['b']", "[0]", "[1:]", ".if"]), max_size=3).map("".join),
+).map("".join)
+_operands = st.tuples(
+    st.sampled_from(["", "-", "not "]),
+    st.one_of(_paths, st.sampled_from(["2", "0.5", "'a'", "none", "(x)", "'x'[0]"])),
+    st.lists(st.sampled_from([" | length", "|default(0)", "|default('nodes.z')"]), max_size=2),
+).map(lambda parts: parts[0] + parts[1] + "".join(parts[2]))
+_operators = st.sampled_from([" == ", ">", " + ", " and ", " or ", " in ", " not in ", " ~ "])
+_conditions = st.tuples(
+    _operands,
+    st.lists(st.tuples(_operators, _operands), max_size=3),
+    st.one_of(st.just(""), _pieces),
+).map(lambda t: t[0] + "".join(op + operand for op, operand in t[1]) + t[2])
 _templates = st.lists(
     st.one_of(
-        _expressions.map(lambda e: "{{" + e + "}}"), st.sampled_from(["a ", "}} ", "{{", "x"])
+        st.one_of(_expressions, _conditions).map(lambda e: "{{" + e + "}}"),
+        st.sampled_from(["a ", "}} ", "{{", "x", "{{-", "-}}", "{{+"]),
     ),
     min_size=1,
     max_size=4,
 ).map("".join)
 
 
-@settings(max_examples=500)
+@settings(max_examples=600)
 @given(
     st.one_of(
-        _expressions.map(lambda t: (t, "expression")), _templates.map(lambda t: (t, "template"))
+        _expressions.map(lambda t: (t, "expression")),
+        _conditions.map(lambda t: (t, "expression")),
+        _templates.map(lambda t: (t, "template")),
     )
 )
 def test_fast_path_agrees_with_the_jinja_parser(case):
@@ -186,3 +233,22 @@ def test_fast_path_agrees_with_the_jinja_parser(case):
             (full_nodes if node.node.name == "nodes" else full_vars).add(node.arg.value)
     assert shortcut.nodes == full_nodes
     assert shortcut.vars == full_vars
+    assert shortcut.error == any(n.name == "error" for n in parsed.find_all(jnodes.Name))
+
+
+@pytest.mark.parametrize(
+    ("text", "nodes", "vars_"),
+    [
+        ("nodes['ask'].text | default('')", {"ask"}, set()),
+        ("input.n > 3 and not vars.done", set(), {"done"}),
+        ("input.rows[2:]", set(), set()),
+        ("nodes.a.score >= 0.5 or vars['mode'] == 'fast'", {"a"}, {"mode"}),
+        ("input.tag not in vars.seen and -input.n < 2", set(), {"seen"}),
+        ("'nodes.x' ~ nodes['y'][0]", {"y"}, set()),
+    ],
+)
+def test_fast_path_takes_common_conditions(text, nodes, vars_):
+    """Conditions, slices and comparisons skip Jinja's parser: opening big flows depends on it."""
+    found = _simple_references(text, "expression")
+    assert found is not None
+    assert (found.nodes, found.vars) == (nodes, vars_)

@@ -201,3 +201,10 @@ def test_infinite_numbers_are_refused_where_they_are():
     doc["nodes"][1]["config"]["temperature"] = float("inf")
     with pytest.raises(FlowLoadError, match=r"\$\.nodes\[1\]\.config\.temperature: NaN"):
         from_document(doc)
+
+
+def test_numbers_too_large_for_a_float_are_refused_where_they_are():
+    text = json.dumps(_sample()).replace('"timeout_s": 60', '"timeout_s": 1e999')
+    assert "1e999" in text
+    with pytest.raises(FlowLoadError, match=r"\$\.nodes\[1\]\.timeout_s: NaN"):
+        loads(text)

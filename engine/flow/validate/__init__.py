@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from engine.flow.model import Flow
 from engine.flow.validate import graph as rules
@@ -29,30 +30,49 @@ def _settings_issues(flow: Flow) -> Iterator[Issue]:
             )
 
 
+@dataclass(frozen=True)
+class Structure:
+    """A flow's graph of valid edges and its scopes: built once, for validation and the editor."""
+
+    flow: Flow
+    graph: rules.Graph
+    scopes: dict[str, frozenset[str]]
+    """Members of each scope, keyed `owner:handle` (none while edges form a cycle)."""
+    crossings: tuple[Issue, ...]
+    """Edges that enter a scope other than through its handle."""
+
+
 class Validator:
     """Validates flows; reuses the checks of node objects it has seen before."""
 
     def __init__(self) -> None:
         self._cache = FactsCache()
+        self._last: Structure | None = None
 
-    def validate(self, flow: Flow, *, tools: ToolCatalog | None = None) -> list[Issue]:
-        issues: list[Issue] = [*rules.duplicate_ids(flow), *_settings_issues(flow)]
-        facts = {}
-        for node in flow.node_map.values():
-            node_facts = self._cache.get(node)
-            facts[node.id] = node_facts
-            issues.extend(node_facts.issues)
+    def structure(self, flow: Flow) -> Structure:
+        """The graph and scopes of `flow`: those of the last validated flow are kept, so the
+        editor asking about the open flow reuses what validating it built."""
+        if self._last is not None and self._last.flow is flow:
+            return self._last
+        facts = {node_id: self._cache.get(node) for node_id, node in flow.node_map.items()}
         self._cache.keep_only(flow.nodes)
         graph = rules.build(flow, facts)
+        scopes, crossings = rules.scopes(graph) if graph.order is not None else ({}, [])
+        return Structure(flow, graph, scopes, tuple(crossings))
+
+    def validate(self, flow: Flow, *, tools: ToolCatalog | None = None) -> list[Issue]:
+        structure = self._last = self.structure(flow)
+        graph = structure.graph
+        issues: list[Issue] = [*rules.duplicate_ids(flow), *_settings_issues(flow)]
+        for facts in graph.facts.values():
+            issues.extend(facts.issues)
         issues.extend(graph.issues)
         issues.extend(rules.error_handler_scopes(flow))
-        cycle_issues = rules.cycles(graph)
-        issues.extend(cycle_issues)
+        issues.extend(rules.cycles(graph))
         issues.extend(rules.reachability(graph))
-        if not cycle_issues:
-            members, scope_issues = rules.scopes(graph)
-            issues.extend(scope_issues)
-            issues.extend(rules.references(graph, members))
+        if graph.order is not None:
+            issues.extend(structure.crossings)
+            issues.extend(rules.references(graph, structure.scopes))
         if tools is not None:
             issues.extend(tool_issues(flow, tools))
         return sorted(issues, key=sort_key)
@@ -67,4 +87,4 @@ def has_errors(issues: list[Issue]) -> bool:
     return any(issue.severity == "error" for issue in issues)
 
 
-__all__ = ["CODES", "Issue", "ToolCatalog", "Validator", "has_errors", "validate"]
+__all__ = ["CODES", "Issue", "Structure", "ToolCatalog", "Validator", "has_errors", "validate"]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 
-from engine.flow.model import Edge, Flow
+from engine.flow.model import Edge, Flow, Node
 from engine.flow.validate.issues import Issue, error, warning
 from engine.flow.validate.node_checks import NodeFacts
 
@@ -52,7 +52,7 @@ def duplicate_ids(flow: Flow) -> Iterator[Issue]:
                 )
 
 
-def _edge_issue(graph: Graph, edge: Edge) -> Issue | None:
+def _edge_issue(graph: Graph, nodes: Mapping[str, Node], edge: Edge) -> Issue | None:
     facts = graph.facts
     for end, node_id in (("starts", edge.source), ("ends", edge.target)):
         if node_id not in facts:
@@ -62,7 +62,7 @@ def _edge_issue(graph: Graph, edge: Edge) -> Issue | None:
                 edge_id=edge.id,
             )
     source = facts[edge.source]
-    node_type = graph.flow.node_map[edge.target].type
+    node_type = nodes[edge.target].type
     if node_type in ("trigger", "error_handler"):
         kind = "a trigger" if node_type == "trigger" else "an error handler"
         return error(
@@ -91,10 +91,11 @@ def _edge_issue(graph: Graph, edge: Edge) -> Issue | None:
 
 def build(flow: Flow, facts: Mapping[str, NodeFacts]) -> Graph:
     graph = Graph(flow, facts)
-    graph.digraph.add_nodes_from(facts)
+    nodes = flow.node_map  # a pydantic property: looked up once, not per edge
+    pairs: list[tuple[str, str]] = []
     seen: set[tuple[str, str, str]] = set()
     for edge in flow.edges:
-        issue = _edge_issue(graph, edge)
+        issue = _edge_issue(graph, nodes, edge)
         if issue is not None:
             graph.issues.append(issue)
             continue
@@ -112,7 +113,9 @@ def build(flow: Flow, facts: Mapping[str, NodeFacts]) -> Graph:
         link = Link(edge.source, edge.target, edge.handle, edge.id)
         graph.links_in.setdefault(edge.target, []).append(link)
         graph.links_out.setdefault(edge.source, []).append(link)
-        graph.digraph.add_edge(edge.source, edge.target)
+        pairs.append((edge.source, edge.target))
+    graph.digraph.add_nodes_from(facts)
+    graph.digraph.add_edges_from(pairs)
     try:
         graph.order = list(nx.topological_sort(graph.digraph))
     except nx.NetworkXUnfeasible:
@@ -158,6 +161,17 @@ def reachability(graph: Graph) -> Iterator[Issue]:
             )
 
 
+def scope_members(digraph: nx.DiGraph, entries: Iterable[str]) -> frozenset[str]:
+    """The members of a scope (NODES.md §3): the nodes its handle enters and all they reach.
+
+    The one definition of a scope, shared by validation, the editor and the interpreter.
+    """
+    inside = set(entries)
+    for entry in tuple(inside):
+        inside |= nx.descendants(digraph, entry)
+    return frozenset(inside)
+
+
 def scopes(graph: Graph) -> tuple[dict[str, frozenset[str]], list[Issue]]:
     """Members of every scope, keyed `owner:handle`, and edges that cross a scope boundary."""
     members: dict[str, frozenset[str]] = {}
@@ -167,10 +181,7 @@ def scopes(graph: Graph) -> tuple[dict[str, frozenset[str]], list[Issue]]:
             entries = [
                 link.target for link in graph.links_out.get(owner, ()) if link.handle == handle
             ]
-            inside: set[str] = set(entries)
-            for entry in entries:
-                inside |= nx.descendants(graph.digraph, entry)
-            members[f"{owner}:{handle}"] = frozenset(inside)
+            inside = members[f"{owner}:{handle}"] = scope_members(graph.digraph, entries)
             for member in sorted(inside):
                 for link in graph.links_in.get(member, ()):
                     u, h = link.source, link.handle
@@ -202,15 +213,16 @@ def _ancestor_masks(graph: Graph) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def _variable_setters(
-    graph: Graph, bit: Mapping[str, int], scope_members: Mapping[str, frozenset[str]]
+    graph: Graph, bit: Mapping[str, int], members: Mapping[str, frozenset[str]]
 ) -> tuple[dict[str, int], dict[str, set[str]]]:
     """Who sets each variable: a mask of setters, and loop variables by the nodes that see them."""
     setters: dict[str, int] = {}
     scoped: dict[str, set[str]] = {}
+    nodes = graph.flow.node_map
     for node_id, facts in graph.facts.items():
-        if graph.flow.node_map[node_id].type == "loop":
+        if nodes[node_id].type == "loop":
             # Loop variables exist only inside the loop body.
-            for member in scope_members.get(f"{node_id}:body", ()):
+            for member in members.get(f"{node_id}:body", ()):
                 scoped.setdefault(member, set()).update(facts.variables)
             continue
         for name in facts.variables:
@@ -218,10 +230,10 @@ def _variable_setters(
     return setters, scoped
 
 
-def references(graph: Graph, scope_members: Mapping[str, frozenset[str]]) -> Iterator[Issue]:
+def references(graph: Graph, members: Mapping[str, frozenset[str]]) -> Iterator[Issue]:
     """`nodes.X` must run before the node; `vars.X` must be set by something that does."""
     bit, ancestors = _ancestor_masks(graph)
-    setters, scoped = _variable_setters(graph, bit, scope_members)
+    setters, scoped = _variable_setters(graph, bit, members)
     for node_id, facts in graph.facts.items():
         mask = ancestors[node_id]
         for path, refs in facts.references:

@@ -1,0 +1,123 @@
+"""Opening a big flow: its graph is built once, its items as the first fit shows them, and the
+first paint shows the cards and the validation results."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QApplication
+
+from engine.flow import Flow, from_document
+from engine.flow.validate import graph as rules
+from studio.canvas import style
+from studio.canvas.scene import FlowScene
+from studio.canvas.view import fits_zoomed_out
+from studio.document import FlowDocument
+
+
+def _grid_document(count: int) -> dict:
+    """A trigger, a loop over a two-node body, then a chain of `count` messages on a grid; the
+    last message names a node that does not exist (an error its card must show)."""
+
+    def node(node_id, node_type, index, config):
+        position = [260 * (index % 20), 140 * (index // 20)]
+        return {"id": node_id, "type": node_type, "position": position, "config": config}
+
+    nodes = [
+        node("start", "trigger", 0, {"kind": "manual"}),
+        node("each", "loop", 1, {"items": "input.rows[1:]"}),
+        node("body", "send_message", 2, {"text": "{{ vars.item }}"}),
+    ]
+    edges = [("start", "out", "each"), ("each", "body", "body")]
+    previous, handle = "each", "done"
+    for index in range(count):
+        text = "{{ nodes.ghost.text }}" if index == count - 1 else f"step {index}"
+        nodes.append(node(f"m{index}", "send_message", index + 3, {"text": text}))
+        edges.append((previous, handle, f"m{index}"))
+        previous, handle = f"m{index}", "out"
+    return {
+        "format": "aerostudio.flow/1",
+        "id": "grid",
+        "name": "Grid",
+        "nodes": nodes,
+        "edges": [
+            {"id": f"e{i}", "from": source, "handle": handle, "to": target}
+            for i, (source, handle, target) in enumerate(edges)
+        ],
+    }
+
+
+def _grid(count: int) -> Flow:
+    return from_document(_grid_document(count))
+
+
+def test_opening_builds_the_flow_graph_once(tmp_path, monkeypatch, qapp):
+    """Validation and the canvas (scopes, connection checks, layout) share one graph."""
+    built = []
+    build = rules.build
+    monkeypatch.setattr(
+        rules, "build", lambda flow, facts: built.append(flow) or build(flow, facts)
+    )
+    path = tmp_path / "grid.flow.json"
+    path.write_text(json.dumps(_grid_document(50)))
+    document = FlowDocument.open(path)
+    scene = FlowScene(document, QUndoStack())
+    assert list(scene.scope_items) == ["each:body"]
+    assert document.analysis.scopes["each:body"] == {"body"}
+    assert built == [document.flow]
+
+
+def test_a_big_flow_opens_zoomed_out_and_paints_its_cards_and_problems(window, tmp_path):
+    path = tmp_path / "grid.flow.json"
+    path.write_text(json.dumps(_grid_document(400)))
+    width = window.view.width()
+    window.open_path(path)
+    QApplication.processEvents()
+    assert window.view.width() == width  # the new canvas has the old one's room, not a sliver
+    scene = window.scene
+    # Built as the zoomed-out view draws it, before any fit: no per-item switch afterwards.
+    assert scene.low_detail
+    card = scene.node_items["m0"]
+    assert card.flags() & card.GraphicsItemFlag.ItemHasNoContents
+    assert scene.scope_items["each:body"].childItems() == []  # titles are made when shown
+    window.view.fit()
+    assert window.view.transform().m11() < style.LOW_DETAIL
+    assert scene.low_detail
+    shot = window.view.viewport().grab().toImage()
+    trigger = scene.node_items["start"]
+    at = window.view.mapFromScene(trigger.sceneBoundingRect().center())
+    assert shot.pixelColor(at) == trigger.color
+    problems = window.problems
+    codes = [problems.topLevelItem(i).text(3) for i in range(problems.topLevelItemCount())]
+    assert codes == ["expr.unknown_node"]
+    # Zoomed in on the node with the problem, its card shows the error badge.
+    bad = scene.node_items["m399"]
+    window.view.zoom(1 / window.view.transform().m11())
+    assert not scene.low_detail
+    window.view.centerOn(bad)
+    shot = window.view.viewport().grab().toImage()
+    badge = window.view.mapFromScene(bad.mapToScene(style.NODE_WIDTH - 14, 10))
+    assert shot.pixelColor(badge) == style.ERROR_COLOR
+
+
+def test_a_small_flow_opens_in_full_detail(window, tmp_path):
+    path = tmp_path / "grid.flow.json"
+    path.write_text(json.dumps(_grid_document(0)))
+    window.open_path(path)
+    assert not window.scene.low_detail
+    assert window.scene.scope_items["each:body"].childItems() != []
+    QApplication.processEvents()  # the new canvas takes its place in the window
+    window.view.fit()
+    assert not window.scene.low_detail
+
+
+def test_the_estimate_before_building_agrees_with_the_fit(window):
+    for count in (0, 40, 400):
+        flow = _grid(count)
+        expected = fits_zoomed_out(flow, window.canvas_holder.size())
+        window.set_document(FlowDocument(flow))
+        assert window.scene.low_detail == expected
+        QApplication.processEvents()
+        window.view.fit()
+        assert window.scene.low_detail == expected, count
