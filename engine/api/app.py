@@ -1,16 +1,17 @@
 """The engine API (Starlette): flows, runs and their event streams, step-debugging, and the
 gateway's administration, for the studio and the CLI alike, on a local runtime or a server.
 
-Every route but `/api/health` and the OpenAPI schema needs the admin token (`Authorization:
-Bearer ...`); Host and Origin are checked against DNS rebinding. Errors are JSON objects
-`{"error": code, "message": text}` that a person can read; never a traceback.
+Every route declares the least role it needs (viewer, developer or admin: engine.api.members)
+and wants a member's token (`Authorization: Bearer ...`), but for the health check, the OpenAPI
+schema, endpoints (which check their API key) and webhooks (their signature). Host and Origin
+are checked against DNS rebinding. Errors are JSON objects `{"error": code, "message": text}`
+that a person can read; never a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import time
 import uuid
@@ -21,48 +22,42 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.schemas import SchemaGenerator
 
 from engine import __version__
 from engine.api import webhooks
 from engine.api.deployments import DeploymentRefused, Deployments
+from engine.api.errors import ApiError, whole_number
+from engine.api.errors import error_response as _error
+from engine.api.errors import json_body as _body
+from engine.api.members import (
+    ADMIN,
+    DEVELOPER,
+    PUBLIC,
+    VIEWER,
+    MemberRoutes,
+    Members,
+    Role,
+    allows,
+    bearer,
+    forbidden,
+    unauthorized,
+)
+from engine.api.openapi import describe_api
+from engine.api.schedules import Scheduler
 from engine.flow import Flow, Node
 from engine.gateway.core import Gateway
 from engine.gateway.server import GatewayApp
+from engine.gateway.tokens import AuthError, ServerTokens
 from engine.httpguard import LOCAL_HOSTS, HostCheck
 from engine.run.durable import DurableRuntime
 from engine.run.events import node_table
 
 FINISHED = ("succeeded", "failed", "cancelled")
+SEQ_MAX = 2**31  # event sequence numbers and versions: past any real one, within any database
 
 
 def _after(seq: int) -> Callable[[dict[str, Any]], bool]:
     return lambda event: int(event["seq"]) > seq
-
-
-def _bearer(headers: dict[str, str]) -> str:
-    given = headers.get("authorization", "")
-    return given[7:].strip() if given.lower().startswith("bearer ") else ""
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status)
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "bad_json", f"the request body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", "the request body must be a JSON object")
-    return body
 
 
 def _flow(body: dict[str, Any]) -> Flow:
@@ -80,26 +75,28 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 class EngineApi:
     """The API over one durable runtime and one gateway; `app` is what uvicorn serves (the
-    gateway's MCP endpoints are mounted too, so editors keep working against a runtime)."""
+    gateway's MCP endpoints are mounted too, so editors keep working against a runtime).
+
+    The server's members (in the gateway's database) may call it, and so may `runtime_token`,
+    the desktop runtime's own admin token, when there is one."""
 
     def __init__(
         self,
         runtime: DurableRuntime,
         gateway: Gateway,
-        admin_token: str,
+        runtime_token: str | None = None,
         *,
         hosts: tuple[str, ...] = LOCAL_HOSTS,
     ) -> None:
         self.runtime = runtime
         self.gateway = gateway
-        self.admin_token = admin_token
+        self.members = Members(ServerTokens(gateway.engine), runtime_token)
         self.host_check = HostCheck(hosts)
         self.mcp = GatewayApp(gateway, hosts=hosts)
         self.deployments = Deployments(gateway.engine)
-        self.schemas = SchemaGenerator(
-            {"openapi": "3.0.0", "info": {"title": "Aerostudio engine API", "version": __version__}}
-        )
+        self.scheduler = Scheduler(self.deployments, runtime)
         routes = self._routes()
+        self.openapi_document = describe_api(routes)
         self.app = Starlette(
             routes=[*routes, Mount("/", app=self.mcp.app)],
             lifespan=self._lifespan,
@@ -107,60 +104,89 @@ class EngineApi:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
-        async with self.mcp.mcp.session_manager.run():
+        async with self.mcp.running(), self.scheduler.running():
             yield
 
     # --------------------------------------------------------------------------------- routes
 
     def _routes(self) -> list[BaseRoute]:
-        def route(path: str, handler: Handler, methods: list[str], public: bool = False) -> Route:
-            return Route(path, self._guarded(handler, public), methods=methods)
+        """Each route with the least role it needs: viewers read; developers run, debug and
+        deploy flows and manage servers (as in the gateway); admins do everything."""
 
+        def route(path: str, handler: Handler, methods: list[str], role: Role) -> Route:
+            return Route(path, self._guarded(handler, role), methods=methods)
+
+        people = MemberRoutes(self.members)
         return [
-            route("/api/health", self.health, ["GET"], public=True),
-            route("/api/openapi.json", self.openapi, ["GET"], public=True),
-            route("/api/flows/validate", self.validate_flow, ["POST"]),
-            route("/api/runs", self.list_runs, ["GET"]),
-            route("/api/runs", self.start_run, ["POST"]),
-            route("/api/runs/{run_id}", self.get_run, ["GET"]),
-            route("/api/runs/{run_id}/events", self.run_events, ["GET"]),
-            route("/api/runs/{run_id}/cancel", self.cancel_run, ["POST"]),
-            route("/api/runs/{run_id}/resume", self.resume_run, ["POST"]),
-            route("/api/runs/{run_id}/debug", self.debug_run, ["POST"]),
-            route("/api/deployments", self.list_deployments, ["GET"]),
-            route("/api/deployments", self.deploy, ["POST"]),
-            route("/api/deployments/{flow_id}/diff", self.diff_deployments, ["GET"]),
-            route("/api/deployments/{flow_id}/activate", self.activate, ["POST"]),
-            route("/api/deployments/{flow_id}/deactivate", self.deactivate, ["POST"]),
-            route("/api/run/{slug}", self.call_endpoint, ["POST"], public=True),
-            route("/hooks/{flow_id}", self.receive_webhook, ["POST"], public=True),
-            route("/api/workspaces", self.list_workspaces, ["GET"]),
-            route("/api/workspaces", self.create_workspace, ["POST"]),
-            route("/api/workspaces/{slug}/servers", self.list_servers, ["GET"]),
-            route("/api/workspaces/{slug}/servers", self.add_server, ["POST"]),
-            route("/api/workspaces/{slug}/servers/{name}", self.change_server, ["PATCH"]),
-            route("/api/workspaces/{slug}/servers/{name}", self.remove_server, ["DELETE"]),
-            route("/api/workspaces/{slug}/tools", self.list_tools, ["GET"]),
-            route("/api/workspaces/{slug}/secrets", self.list_secrets, ["GET"]),
-            route("/api/workspaces/{slug}/secrets/{name}", self.set_secret, ["PUT"]),
-            route("/api/workspaces/{slug}/secrets/{name}", self.delete_secret, ["DELETE"]),
-            route("/api/workspaces/{slug}/tokens", self.list_tokens, ["GET"]),
-            route("/api/workspaces/{slug}/tokens", self.create_token, ["POST"]),
-            route("/api/workspaces/{slug}/tokens/{token_id}", self.revoke_token, ["DELETE"]),
-            route("/api/workspaces/{slug}/usage", self.usage, ["GET"]),
-            route("/api/workspaces/{slug}/calls", self.calls, ["GET"]),
+            route("/api/health", self.health, ["GET"], PUBLIC),
+            route("/api/openapi.json", self.openapi, ["GET"], PUBLIC),
+            route("/api/me", people.me, ["GET"], VIEWER),
+            route("/api/members", people.list_members, ["GET"], ADMIN),
+            route("/api/members", people.add_member, ["POST"], ADMIN),
+            route("/api/members/{token_id}", people.revoke_member, ["DELETE"], ADMIN),
+            route("/api/flows/validate", self.validate_flow, ["POST"], DEVELOPER),
+            route("/api/runs", self.list_runs, ["GET"], VIEWER),
+            route("/api/runs", self.start_run, ["POST"], DEVELOPER),
+            route("/api/runs/{run_id}", self.get_run, ["GET"], VIEWER),
+            route("/api/runs/{run_id}/events", self.run_events, ["GET"], VIEWER),
+            route("/api/runs/{run_id}/cancel", self.cancel_run, ["POST"], DEVELOPER),
+            route("/api/runs/{run_id}/resume", self.resume_run, ["POST"], DEVELOPER),
+            route("/api/runs/{run_id}/debug", self.debug_run, ["POST"], DEVELOPER),
+            route("/api/deployments", self.list_deployments, ["GET"], VIEWER),
+            route("/api/deployments", self.deploy, ["POST"], DEVELOPER),
+            route("/api/deployments/{flow_id}/flow", self.deployed_flow, ["GET"], VIEWER),
+            route("/api/deployments/{flow_id}/diff", self.diff_deployments, ["GET"], VIEWER),
+            route("/api/deployments/{flow_id}/activate", self.activate, ["POST"], DEVELOPER),
+            route("/api/deployments/{flow_id}/deactivate", self.deactivate, ["POST"], DEVELOPER),
+            route("/api/run/{slug}", self.call_endpoint, ["POST"], PUBLIC),
+            route("/hooks/{flow_id}", self.receive_webhook, ["POST"], PUBLIC),
+            route("/api/workspaces", self.list_workspaces, ["GET"], VIEWER),
+            route("/api/workspaces", self.create_workspace, ["POST"], ADMIN),
+            route("/api/workspaces/{slug}/servers", self.list_servers, ["GET"], VIEWER),
+            route("/api/workspaces/{slug}/servers", self.add_server, ["POST"], DEVELOPER),
+            route(
+                "/api/workspaces/{slug}/servers/{name}", self.change_server, ["PATCH"], DEVELOPER
+            ),
+            route(
+                "/api/workspaces/{slug}/servers/{name}", self.remove_server, ["DELETE"], DEVELOPER
+            ),
+            route(
+                "/api/workspaces/{slug}/servers/{name}/tools", self.server_tools, ["GET"], DEVELOPER
+            ),
+            route("/api/workspaces/{slug}/tools", self.list_tools, ["GET"], VIEWER),
+            route("/api/workspaces/{slug}/secrets", self.list_secrets, ["GET"], VIEWER),
+            route("/api/workspaces/{slug}/secrets/{name}", self.set_secret, ["PUT"], ADMIN),
+            route("/api/workspaces/{slug}/secrets/{name}", self.delete_secret, ["DELETE"], ADMIN),
+            route("/api/workspaces/{slug}/tokens", self.list_tokens, ["GET"], ADMIN),
+            route("/api/workspaces/{slug}/tokens", self.create_token, ["POST"], ADMIN),
+            route("/api/workspaces/{slug}/tokens/{token_id}", self.revoke_token, ["DELETE"], ADMIN),
+            route("/api/workspaces/{slug}/usage", self.usage, ["GET"], VIEWER),
+            route("/api/workspaces/{slug}/calls", self.calls, ["GET"], VIEWER),
+            route(
+                "/api/workspaces/{slug}/client-config/{editor}",
+                self.client_config,
+                ["POST"],
+                VIEWER,
+            ),
         ]
 
-    def _guarded(self, handler: Handler, public: bool) -> Handler:
+    def _guarded(self, handler: Handler, role: Role) -> Handler:
+        """The handler behind the Host/Origin checks and, unless public, a member's token of at
+        least `role`: 401 without one, 403 naming the role needed."""
+
         async def guarded(request: Request) -> Response:
             headers = {k.lower(): v for k, v in request.headers.items()}
             refused = self.host_check.refusal(headers)
             if refused is not None:
                 return _error(*refused)
-            if not public and not self._is_admin(headers):
-                response = _error(401, "unauthorized", "the admin token is missing or wrong")
-                response.headers["WWW-Authenticate"] = 'Bearer realm="aerostudio"'
-                return response
+            if role != PUBLIC:
+                try:
+                    member = await asyncio.to_thread(self.members.authenticate, bearer(headers))
+                except AuthError as exc:
+                    return unauthorized(str(exc))
+                if not allows(member, role):
+                    return forbidden(member, role)
+                request.state.member = member
             try:
                 return await handler(request)
             except ApiError as exc:
@@ -172,11 +198,8 @@ class EngineApi:
 
         guarded.__doc__ = handler.__doc__
         guarded.__name__ = handler.__name__
+        guarded.role = role  # type: ignore[attr-defined]  # read by tests/api/test_roles.py
         return guarded
-
-    def _is_admin(self, headers: dict[str, str]) -> bool:
-        token = _bearer(headers)
-        return hmac.compare_digest(token.encode(), self.admin_token.encode())
 
     # ------------------------------------------------------------------------------- general
 
@@ -188,16 +211,19 @@ class EngineApi:
         """
         return JSONResponse({"status": "ok", "version": __version__})
 
-    async def openapi(self, request: Request) -> Response:
+    async def openapi(self, _request: Request) -> Response:
         """
         summary: This API's OpenAPI schema
         """
-        return self.schemas.OpenAPIResponse(request=request)
+        return JSONResponse(self.openapi_document)
 
     async def validate_flow(self, request: Request) -> Response:
         """
         summary: Validate a flow document
-        requestBody: {description: "{flow, tools?}"}
+        requestBody:
+          description: a flow document, and the tools to check its tool calls against
+          schema: {type: object, required: [flow], properties: {flow: {type: object},
+            tools: {type: array, items: {type: object}}}}
         responses:
           200: {description: "{issues: [{severity, code, message, node_id, field, edge_id}]}"}
         """
@@ -213,7 +239,12 @@ class EngineApi:
     async def start_run(self, request: Request) -> Response:
         """
         summary: Start a run
-        requestBody: {description: "{flow, input?, trigger?, breakpoints?, from_run?, from_node?}"}
+        requestBody:
+          description: the flow, its input, and where to start and pause; from_run and
+            from_node re-run from a node with the outputs of an earlier run before it
+          schema: {type: object, required: [flow], properties: {flow: {type: object}, input: {},
+            trigger: {type: string}, breakpoints: {type: array, items: {type: string}},
+            from_run: {type: string}, from_node: {type: string}}}
         responses:
           201: {description: "{run_id}"}
           422: {description: "the flow does not load or has errors (with the issues)"}
@@ -253,7 +284,7 @@ class EngineApi:
           - {name: flow_id, in: query, schema: {type: string}}
           - {name: limit, in: query, schema: {type: integer}}
         """
-        limit = min(500, int(request.query_params.get("limit", "50")))
+        limit = whole_number(request.query_params.get("limit"), "limit", 50, high=500)
         runs = await asyncio.to_thread(
             self.runtime.store.list_runs, limit, request.query_params.get("flow_id")
         )
@@ -288,6 +319,7 @@ class EngineApi:
                 "nodes": node_table(events),
                 "breakpoints": sorted(handle.debugger.breakpoints) if handle else [],
                 "waiting": list(handle.debugger.waiting) if handle else [],
+                "last_seq": events[-1]["seq"] if events else 0,
                 "flow": row["flow"],
             }
         )
@@ -299,7 +331,8 @@ class EngineApi:
         """
         run_id = request.path_params["run_id"]
         await asyncio.to_thread(self._run_row, run_id)
-        after = int(request.query_params.get("after") or request.headers.get("last-event-id") or 0)
+        given = request.query_params.get("after") or request.headers.get("last-event-id")
+        after = whole_number(given, "after", 0, high=SEQ_MAX)
         return StreamingResponse(
             self._stream(run_id, after),
             media_type="text/event-stream",
@@ -312,9 +345,14 @@ class EngineApi:
         last_beat = time.monotonic()
         while True:
             handle = self.runtime.handles.get(run_id)
+            ended = False
             if handle is not None:
                 events = handle.events.history[seen:]
             else:
+                # The status first: a run's last events are committed with its final status,
+                # so once it reads finished, the events read next include them all.
+                row = await asyncio.to_thread(self.runtime.store.run, run_id)
+                ended = row is not None and row["status"] in FINISHED
                 events = await asyncio.to_thread(self.runtime.store.events, run_id, seen)
             for event in events:
                 if event["seq"] <= seen:
@@ -324,10 +362,8 @@ class EngineApi:
                 yield f"id: {seen}\nevent: {event['type']}\ndata: {data}\n\n"
                 if event["type"] == "run_finished":
                     return
-            if handle is None:
-                row = await asyncio.to_thread(self.runtime.store.run, run_id)
-                if row is not None and row["status"] in FINISHED and not events:
-                    return
+            if ended:
+                return
             if time.monotonic() - last_beat > 15:
                 last_beat = time.monotonic()
                 yield ": keep-alive\n\n"
@@ -351,8 +387,12 @@ class EngineApi:
     async def resume_run(self, request: Request) -> Response:
         """
         summary: Answer a paused run
-        requestBody: {description: "{decision: approve|reject, reviewer?, comment?, form?} or
-          {code} or {fire: true}, with node_id when several nodes wait"}
+        requestBody:
+          description: a review's decision, an auth code, or a timer fired early; node_id
+            when several nodes wait
+          schema: {type: object, properties: {decision: {type: string, enum: [approve, reject]},
+            reviewer: {type: string}, comment: {type: string}, form: {type: object},
+            code: {type: string}, fire: {type: boolean}, node_id: {type: string}}}
         """
         run_id = request.path_params["run_id"]
         row = await asyncio.to_thread(self._run_row, run_id)
@@ -372,8 +412,10 @@ class EngineApi:
     async def debug_run(self, request: Request) -> Response:
         """
         summary: Step-debug a run of this runtime
-        requestBody: {description: "{action: pause|step|continue|set_breakpoint|clear_breakpoint,
-          node_id?}"}
+        requestBody:
+          schema: {type: object, required: [action], properties: {action: {type: string,
+            enum: [pause, step, continue, set_breakpoint, clear_breakpoint]},
+            node_id: {type: string}}}
         """
         run_id = request.path_params["run_id"]
         handle = self.runtime.handles.get(run_id)
@@ -405,7 +447,9 @@ class EngineApi:
     async def deploy(self, request: Request) -> Response:
         """
         summary: Deploy a flow (a new immutable version unless the content is unchanged)
-        requestBody: {description: "{flow, activate? (default true)}"}
+        requestBody:
+          schema: {type: object, required: [flow], properties: {flow: {type: object},
+            activate: {type: boolean, default: true}}}
         responses:
           201: {description: "a new version"}
           200: {description: "the same content as the latest version"}
@@ -437,6 +481,28 @@ class EngineApi:
         versions = self.deployments.versions(request.query_params.get("flow_id"))
         return JSONResponse({"deployments": [d.__dict__ for d in versions]})
 
+    async def deployed_flow(self, request: Request) -> Response:
+        """
+        summary: A deployed version's flow document (the active version by default)
+        description: What a client compares its flow with before it deploys.
+        parameters:
+          - {name: version, in: query, schema: {type: integer}}
+        responses:
+          200: {description: "{flow_id, version, flow}"}
+          404: {description: "no such version, or no active one"}
+        """
+        from engine.flow import to_document
+
+        flow_id = request.path_params["flow_id"]
+        given = request.query_params.get("version")
+        versions = self.deployments.versions(flow_id)
+        active = next((d.version for d in versions if d.active), None)
+        version = whole_number(given, "version", 0, high=SEQ_MAX) if given else active
+        if version is None:
+            raise ApiError(404, "not_found", f"flow '{flow_id}' has no active version")
+        flow = self.deployments.flow(flow_id, version)
+        return JSONResponse({"flow_id": flow_id, "version": version, "flow": to_document(flow)})
+
     async def diff_deployments(self, request: Request) -> Response:
         """
         summary: A unified diff between two versions
@@ -446,16 +512,18 @@ class EngineApi:
         """
         query = request.query_params
         flow_id = request.path_params["flow_id"]
-        diff = self.deployments.diff(flow_id, int(query["from"]), int(query["to"]))
+        old, new = (whole_number(query.get(k), k, 0, high=SEQ_MAX) for k in ("from", "to"))
+        diff = self.deployments.diff(flow_id, old, new)
         return JSONResponse({"diff": diff})
 
     async def activate(self, request: Request) -> Response:
         """
         summary: Activate a version (deploy it, or roll back to it)
-        requestBody: {description: "{version}"}
+        requestBody:
+          schema: {type: object, required: [version], properties: {version: {type: integer}}}
         """
         flow_id = request.path_params["flow_id"]
-        version = int((await _body(request)).get("version", 0))
+        version = whole_number((await _body(request)).get("version"), "version", 0, high=SEQ_MAX)
         self.deployments.activate(flow_id, version)
         return JSONResponse({"flow_id": flow_id, "active": version})
 
@@ -482,6 +550,7 @@ class EngineApi:
           seconds), or the run's events as SSE with `Accept text/event-stream`.
         parameters:
           - {name: wait, in: query, schema: {type: number}}
+        requestBody: {description: "the trigger's input", schema: {}}
         """
         flow, trigger = self._endpoint(request.path_params["slug"])
         settings = trigger.config["endpoint"]
@@ -489,7 +558,7 @@ class EngineApi:
         if settings.get("auth", "api_key") != "public" and not self._may_call(headers, flow):
             return _error(401, "unauthorized", "this endpoint needs an API key (Bearer token)")
         payload = await request.json() if await request.body() else {}
-        handle = await self.runtime.start(flow, payload, trigger=trigger.id)
+        handle = await self.runtime.submit(flow, payload, trigger=trigger.id)
         if "text/event-stream" in headers.get("accept", "") or settings.get("stream"):
             return StreamingResponse(
                 self._stream(handle.run_id, 0),
@@ -518,13 +587,16 @@ class EngineApi:
         )
 
     def _may_call(self, headers: dict[str, str], flow: Flow) -> bool:
-        """The admin token, or a member token of the flow's workspace."""
-        if self._is_admin(headers):
-            return True
+        """A token of one of the server's members, or of the flow's workspace's, whatever its
+        role."""
+        token = bearer(headers)
         try:
-            self.gateway.tokens.authenticate(_bearer(headers), flow.workspace or "")
-        except PermissionError:
-            return False
+            self.members.authenticate(token)
+        except AuthError:
+            try:
+                self.gateway.tokens.authenticate(token, flow.workspace or "")
+            except AuthError:
+                return False
         return True
 
     async def receive_webhook(self, request: Request) -> Response:
@@ -564,7 +636,7 @@ class EngineApi:
         earlier = self.deployments.first_delivery(flow_id, delivery.delivery_id, run_id)
         if earlier is not None:
             return JSONResponse({"duplicate": True, "run_id": earlier})
-        await self.runtime.start(flow, delivery.payload, run_id=run_id, trigger=trigger.id)
+        await self.runtime.submit(flow, delivery.payload, run_id=run_id, trigger=trigger.id)
         return JSONResponse({"run_id": run_id}, status_code=202)
 
     # ------------------------------------------------------------------------ administration
@@ -588,7 +660,8 @@ class EngineApi:
     async def create_workspace(self, request: Request) -> Response:
         """
         summary: Create a workspace
-        requestBody: {description: "{name}"}
+        requestBody:
+          schema: {type: object, required: [name], properties: {name: {type: string}}}
         """
         workspace = self.gateway.workspaces.create(str((await _body(request)).get("name", "")))
         return JSONResponse({"slug": workspace.slug, "name": workspace.name}, status_code=201)
@@ -610,8 +683,14 @@ class EngineApi:
     async def add_server(self, request: Request) -> Response:
         """
         summary: Add a server
-        requestBody: {description: "{name, config: {command, args, env, cwd} or {url, transport,
-          headers}}"}
+        requestBody:
+          description: "a stdio server (command, args, env, cwd) or a remote one (url,
+            transport, headers); env and header values are strings or {secret: NAME}"
+          schema: {type: object, required: [name, config], properties: {name: {type: string},
+            config: {type: object, properties: {command: {type: string},
+            args: {type: array, items: {type: string}}, env: {type: object},
+            cwd: {type: string}, url: {type: string}, transport: {type: string},
+            headers: {type: object}}}}}
         """
         slug = request.path_params["slug"]
         body = await _body(request)
@@ -624,7 +703,9 @@ class EngineApi:
     async def change_server(self, request: Request) -> Response:
         """
         summary: Enable or disable a server, or one of its tools
-        requestBody: {description: "{enabled, tool?}"}
+        requestBody:
+          schema: {type: object, properties: {enabled: {type: boolean, default: true},
+            tool: {type: string}}}
         """
         slug, name = request.path_params["slug"], request.path_params["name"]
         body = await _body(request)
@@ -648,6 +729,45 @@ class EngineApi:
         self.gateway.workspaces.remove_server(slug, name)
         await self.gateway.stop_server(slug, name)
         return JSONResponse({"removed": name})
+
+    async def server_tools(self, request: Request) -> Response:
+        """
+        summary: Connect to one server and list its tools (a connection test)
+        description: Every tool the server offers, switched off ones included, with its
+          annotations; 502 with the reason (secret values redacted) when it does not answer.
+        responses:
+          200: {description: "{server, latency_ms, tools: [{name, description, read_only,
+            destructive, enabled}]}"}
+          502: {description: "the server did not start or answer"}
+        """
+        from engine.gateway.calllog import redact
+
+        slug, name = request.path_params["slug"], request.path_params["name"]
+        started = time.perf_counter()
+        try:
+            tools = await (await self.gateway.upstream(slug, name)).list_tools()
+        except LookupError:
+            raise  # no such (enabled) server: a 404
+        except Exception as exc:  # the upstream's failure, whatever it is, is the answer
+            reason = redact(str(exc) or type(exc).__name__, self.gateway.vault.values(slug))
+            raise ApiError(502, "server_unavailable", reason) from None
+        disabled = self.gateway.workspaces.disabled_tools(slug)
+        return JSONResponse(
+            {
+                "server": name,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                "tools": [
+                    {
+                        "name": t.name,
+                        "description": t.description or "",
+                        "read_only": bool(t.annotations and t.annotations.read_only_hint),
+                        "destructive": bool(t.annotations and t.annotations.destructive_hint),
+                        "enabled": (name, t.name) not in disabled,
+                    }
+                    for t in tools
+                ],
+            }
+        )
 
     async def list_tools(self, request: Request) -> Response:
         """
@@ -680,7 +800,8 @@ class EngineApi:
     async def set_secret(self, request: Request) -> Response:
         """
         summary: Set a secret
-        requestBody: {description: "{value}"}
+        requestBody:
+          schema: {type: object, required: [value], properties: {value: {type: string}}}
         """
         slug, name = request.path_params["slug"], request.path_params["name"]
         value = (await _body(request)).get("value")
@@ -708,7 +829,10 @@ class EngineApi:
     async def create_token(self, request: Request) -> Response:
         """
         summary: Create a token; the answer holds it once
-        requestBody: {description: "{member, role, expires_in_s?}"}
+        requestBody:
+          schema: {type: object, required: [member, role], properties: {member: {type: string},
+            role: {type: string, enum: [admin, developer, viewer]},
+            expires_in_s: {type: number}}}
         """
         slug = request.path_params["slug"]
         self.gateway.workspaces.get(slug)
@@ -760,9 +884,32 @@ class EngineApi:
             server=query.get("server"),
             member=query.get("member"),
             outcome=query.get("outcome"),
-            limit=min(1000, int(query.get("limit", "100"))),
+            limit=whole_number(query.get("limit"), "limit", 100, high=1000),
         )
         return JSONResponse({"calls": [c.__dict__ for c in entries]})
+
+    async def client_config(self, request: Request) -> Response:
+        """
+        summary: The entry an editor pastes to reach the workspace through this gateway
+        description: For claude, cursor, vscode or windsurf, with the token of the body or a
+          <TOKEN> placeholder; a POST, so that a token travels in a body, never in a URL.
+        requestBody:
+          schema: {type: object, properties: {token: {type: string}}}
+        responses:
+          200: {description: "{editor, url, config, where}: where is the file to paste into"}
+        """
+        from engine.gateway.editors import WHERE_TO_PASTE, client_config
+
+        slug, editor = request.path_params["slug"], request.path_params["editor"]
+        if slug not in self.gateway.builtin:
+            self.gateway.workspaces.get(slug)
+        body = await _body(request) if await request.body() else {}
+        token = str(body.get("token") or "<TOKEN>")
+        url = f"{str(request.base_url).rstrip('/')}/ws/{slug}/mcp"
+        config = client_config(editor, url, token, slug)
+        return JSONResponse(
+            {"editor": editor, "url": url, "config": config, "where": WHERE_TO_PASTE[editor]}
+        )
 
 
 def _endpoints(flow: Flow) -> list[str]:

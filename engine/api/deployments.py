@@ -1,18 +1,20 @@
 """Deployed flows: immutable, validated, content-hashed versions per flow id, one of them
-active; diffs between versions; the deliveries webhooks received (each runs once)."""
+active; diffs between versions; the deliveries webhooks received and the schedule ticks
+claimed (each runs once)."""
 
 from __future__ import annotations
 
 import difflib
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from engine.flow import Flow, dumps, has_errors, loads, validate
-from engine.store.tables import deliveries, deployments
+from engine.store.tables import deliveries, deployments, schedule_ticks
 
 
 class DeploymentRefused(ValueError):
@@ -37,9 +39,20 @@ def _deployment(row: sa.Row) -> Deployment:  # type: ignore[type-arg]
     return Deployment(row.flow_id, row.version, row.hash, bool(row.active), row.created_at)
 
 
+@dataclass(frozen=True)
+class Tick:
+    """A schedule tick claimed in the database (Unix seconds)."""
+
+    tick: int
+    started: bool  # its run was started (else its claimant may have died first)
+
+
 class Deployments:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        # Called after this process activates or deactivates a flow (the scheduler wakes at
+        # once; other processes notice when they next look).
+        self.listeners: list[Callable[[], None]] = []
 
     def deploy(self, flow: Flow) -> tuple[Deployment, bool]:
         """A new version of the flow (validated), or the existing one with the same content;
@@ -97,6 +110,14 @@ class Deployments:
             rows = db.execute(deployments.select().where(deployments.c.active)).all()
         return [loads(r.flow) for r in rows]
 
+    def active_versions(self) -> dict[str, tuple[int, float | None]]:
+        """Each active flow's version and activation time: cheap to poll for changes."""
+        query = sa.select(
+            deployments.c.flow_id, deployments.c.version, deployments.c.activated_at
+        ).where(deployments.c.active)
+        with self.engine.connect() as db:
+            return {r.flow_id: (r.version, r.activated_at) for r in db.execute(query)}
+
     def activate(self, flow_id: str, version: int) -> None:
         """Make a version the active one (deploying forward or rolling back)."""
         self.flow(flow_id, version)
@@ -107,14 +128,20 @@ class Deployments:
             db.execute(
                 deployments.update()
                 .where(deployments.c.flow_id == flow_id, deployments.c.version == version)
-                .values(active=True)
+                .values(active=True, activated_at=time.time())
             )
+        self._changed()
 
     def deactivate(self, flow_id: str) -> None:
         with self.engine.begin() as db:
             db.execute(
                 deployments.update().where(deployments.c.flow_id == flow_id).values(active=False)
             )
+        self._changed()
+
+    def _changed(self) -> None:
+        for listener in self.listeners:
+            listener()
 
     def diff(self, flow_id: str, older: int, newer: int) -> str:
         """A unified diff of two versions' flow files."""
@@ -148,3 +175,66 @@ class Deployments:
                         deliveries.c.flow_id == flow_id, deliveries.c.delivery_id == delivery_id
                     )
                 ).scalar()
+
+    # --------------------------------------------------------------------------- schedule ticks
+
+    def claim_tick(self, flow_id: str, trigger: str, tick: int, run_id: str) -> bool:
+        """Claim a schedule's tick for this process: True for the one claimant across all
+        processes on the database."""
+        try:
+            with self.engine.begin() as db:
+                db.execute(
+                    schedule_ticks.insert().values(
+                        flow_id=flow_id,
+                        trigger=trigger,
+                        tick=tick,
+                        run_id=run_id,
+                        claimed_at=time.time(),
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def tick_started(self, flow_id: str, trigger: str, tick: int) -> None:
+        with self.engine.begin() as db:
+            db.execute(
+                schedule_ticks.update()
+                .where(
+                    schedule_ticks.c.flow_id == flow_id,
+                    schedule_ticks.c.trigger == trigger,
+                    schedule_ticks.c.tick == tick,
+                )
+                .values(started_at=time.time())
+            )
+
+    def last_tick(self, flow_id: str, trigger: str) -> Tick | None:
+        """The latest tick claimed for a schedule, by any process."""
+        query = (
+            schedule_ticks.select()
+            .where(schedule_ticks.c.flow_id == flow_id, schedule_ticks.c.trigger == trigger)
+            .order_by(schedule_ticks.c.tick.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as db:
+            row = db.execute(query).first()
+        return Tick(row.tick, row.started_at is not None) if row else None
+
+    def prune_ticks(self, claimed_before: float) -> int:
+        """Forget ticks claimed before a time, but each schedule's latest (it says where the
+        schedule is); returns how many went."""
+        later = schedule_ticks.alias("later")
+        newest = (
+            sa.select(sa.func.max(later.c.tick))
+            .where(
+                later.c.flow_id == schedule_ticks.c.flow_id,
+                later.c.trigger == schedule_ticks.c.trigger,
+            )
+            .scalar_subquery()
+        )
+        with self.engine.begin() as db:
+            return db.execute(
+                schedule_ticks.delete().where(
+                    schedule_ticks.c.claimed_at < claimed_before, schedule_ticks.c.tick < newest
+                )
+            ).rowcount

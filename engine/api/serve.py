@@ -1,6 +1,11 @@
-"""`aerostudio runtime`: a durable runtime, the workspace gateway and the engine API in one
-process on loopback; its address and admin token are written to the data directory
-(`runtime.json`, mode 0600) for the studio and the CLI to find."""
+"""Serving the engine API and the workspace gateway in one process.
+
+`aerostudio runtime` is the desktop's: on loopback, its address and its own admin token written
+to the data directory (`runtime.json`, mode 0600) for the studio and the CLI to find.
+`aerostudio serve` is a server's: its members hold tokens (the first start makes an admin and
+prints its token once), its runs and gateway data in one database (`--db`, SQLite in the data
+directory by default), its runs executed under a stable executor id.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,15 @@ import json
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from engine.httpguard import LOCAL_HOSTS
 from engine.paths import data_dir
 
 STATE_FILE = "runtime.json"
+WILDCARDS = ("0.0.0.0", "::", "")
 
 
 def state_path() -> Path:
@@ -37,21 +46,20 @@ def _write_state(url: str, token: str) -> None:
     temporary.replace(path)
 
 
-async def serve(db: str | None, host: str, port: int, ready: asyncio.Event | None = None) -> None:
-    """Run until cancelled or interrupted."""
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+async def _serve_app(app: Any, host: str, port: int, announce: Callable[[str], None]) -> None:
+    """Serve `app` until cancelled; `announce(url)` once it accepts connections."""
     import uvicorn
 
-    from engine.api.app import EngineApi
-    from engine.cli.runs import open_runtime
-
-    runtime = open_runtime(db)
-    token = secrets.token_urlsafe(32)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    url = f"http://{host}:{sock.getsockname()[1]}"
-    api = EngineApi(runtime, runtime.services.tools, token)
-    server = uvicorn.Server(uvicorn.Config(api.app, log_level="warning", lifespan="on"))
+    url = f"http://{_url_host(host)}:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     serving = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
         while not server.started:
@@ -59,15 +67,73 @@ async def serve(db: str | None, host: str, port: int, ready: asyncio.Event | Non
                 await serving
                 return
             await asyncio.sleep(0.01)
-        _write_state(url, token)
-        print(f"aerostudio runtime at {url} (token in {state_path()})", flush=True)
-        if ready is not None:
-            ready.set()
+        announce(url)
         await serving
     finally:
         server.should_exit = True
         if not serving.done():
             await asyncio.wait_for(serving, 10)
+
+
+async def serve(db: str | None, host: str, port: int, ready: asyncio.Event | None = None) -> None:
+    """The desktop runtime: run until cancelled or interrupted."""
+    from engine.api.app import EngineApi
+    from engine.cli.runs import open_runtime
+
+    runtime = open_runtime(db)
+    token = secrets.token_urlsafe(32)
+    api = EngineApi(runtime, runtime.services.tools, token)
+
+    def announce(url: str) -> None:
+        _write_state(url, token)
+        print(f"aerostudio runtime at {url} (token in {state_path()})", flush=True)
+        if ready is not None:
+            ready.set()
+
+    try:
+        await _serve_app(api.app, host, port, announce)
+    finally:
         if _own_state():
             state_path().unlink(missing_ok=True)
+        await runtime.aclose()
+
+
+def default_executor_id() -> str:
+    """This machine's name: the same after a restart, so the runs a killed server left are
+    recovered by the next one on the same host (give each process its own id when several
+    share a database from one host)."""
+    return f"serve-{socket.gethostname()}"
+
+
+def server_hosts(host: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The Host headers a server answers: loopback, the address it binds unless a wildcard,
+    this machine's name and the names given."""
+    named = () if host in WILDCARDS else (_url_host(host),)
+    return (*LOCAL_HOSTS, *named, socket.gethostname(), *allowed)
+
+
+async def serve_server(
+    db: str | None,
+    host: str,
+    port: int,
+    executor_id: str,
+    allowed_hosts: tuple[str, ...] = (),
+    workers: int | None = None,
+) -> None:
+    """`aerostudio serve`: run until cancelled or interrupted."""
+    from engine.api.app import EngineApi
+    from engine.cli.runs import open_runtime
+
+    runtime = open_runtime(db, gateway_url=db, executor_id=executor_id, workers=workers)
+    api = EngineApi(runtime, runtime.services.tools, hosts=server_hosts(host, allowed_hosts))
+
+    def announce(url: str) -> None:
+        first = api.members.first_admin()  # once serving, so that a failed start loses none
+        if first is not None:
+            print(f"admin token: {first}", flush=True)
+        print(f"aerostudio serve at {url}", flush=True)
+
+    try:
+        await _serve_app(api.app, host, port, announce)
+    finally:
         await runtime.aclose()

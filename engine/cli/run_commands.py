@@ -1,4 +1,4 @@
-"""`aerostudio runs list|show|resume|cancel`: the runs in the runs database."""
+"""`aerostudio runs list|show|resume|cancel|prune|retention`: the runs in the runs database."""
 
 from __future__ import annotations
 
@@ -48,6 +48,25 @@ def register(subparsers: Any) -> None:
     cancel.add_argument("run_id", metavar="RUN")
     cancel.set_defaults(handler=cancel_run)
 
+    prune = verbs.add_parser(
+        "prune",
+        help="delete old finished runs with their events",
+        description="Delete finished runs beyond the limits given, or the saved retention's; "
+        "running and paused runs are always kept.",
+    )
+    retention = verbs.add_parser(
+        "retention",
+        help="show or set how much run data runtimes keep",
+        description="With no option, show the retention; runtimes apply it every hour.",
+    )
+    for verb in (prune, retention):
+        verb.add_argument("--keep-days", type=float, metavar="N", help="keep N days of runs")
+        verb.add_argument("--keep-runs", type=int, metavar="N", help="keep N runs per flow")
+        verb.add_argument("--json", action="store_true")
+    retention.add_argument("--off", action="store_true", help="keep every run")
+    prune.set_defaults(handler=prune_runs)
+    retention.set_defaults(handler=set_retention)
+
 
 def _store(db: str | None) -> Any:
     from engine.run.durable import default_url
@@ -69,11 +88,16 @@ def list_runs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    print_runs(rows)
+    return 0
+
+
+def print_runs(rows: list[dict[str, Any]]) -> None:
+    """One line per run: id, start, status, time taken, flow (here or on a server)."""
     for row in rows:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["created_at"]))
         took = row["updated_at"] - row["created_at"]
         print(f"{row['run_id']}  {started}  {row['status']:<10} {took:8.2f} s  {row['flow_id']}")
-    return 0
 
 
 def show_run(args: argparse.Namespace) -> int:
@@ -96,18 +120,23 @@ def show_run(args: argparse.Namespace) -> int:
             )
         )
         return 0
+    print_run(args.run_id, run, table)
+    return 0
+
+
+def print_run(run_id: str, run: dict[str, Any], table: dict[str, dict[str, Any]]) -> None:
+    """A run's nodes (status, handle, time, output or error), then its output once over."""
     if run["status"] != "running":
         for row in table.values():
             if row["status"] in ("running", "paused"):
                 row["status"] = "interrupted"
-    print(f"run {args.run_id} of {run['flow_id']}: {run['status']}")
+    print(f"run {run_id} of {run['flow_id']}: {run['status']}")
     for key, row in table.items():
         took = f"{row['duration_ms']:.1f} ms" if "duration_ms" in row else ""
         detail = row.get("error") or json.dumps(row.get("output"), default=str)[:80]
         print(f"  {key:<28} {row['status']:<10} {row.get('handle', ''):<10} {took:>10}  {detail}")
     if run["status"] != "running":
         print(json.dumps(run["output"], indent=2, default=str))
-    return 0
 
 
 async def _resume(args: argparse.Namespace) -> int:
@@ -199,4 +228,75 @@ def cancel_run(args: argparse.Namespace) -> int:
         raise CliError(f"run {args.run_id} is already {run['status']}")
     store.request_cancel(args.run_id)
     print(f"cancel requested for run {args.run_id}")
+    return 0
+
+
+def _retention(args: argparse.Namespace) -> Any:
+    """The limits given on the command line."""
+    from engine.run.retention import Retention
+
+    try:
+        return Retention(args.keep_days, args.keep_runs)
+    except ValueError as exc:
+        raise UsageError(f"--{str(exc).replace('_', '-', 1)}") from None
+
+
+def _settings(db: str | None) -> Any:
+    """The database holding the retention setting: --db's (a server keeps all its data in
+    one), else the data directory's gateway database."""
+    from engine.gateway import default_url
+    from engine.store import create_engine, migrate
+
+    engine = create_engine(db or default_url())
+    migrate(engine)
+    return engine
+
+
+def _described(policy: Any) -> str:
+    kept = [
+        *([f"the last {policy.keep_days:g} days"] if policy.keep_days is not None else []),
+        *([f"the newest {policy.keep_runs} per flow"] if policy.keep_runs is not None else []),
+    ]
+    return " and ".join(kept) if kept else "every run"
+
+
+def prune_runs(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from engine.run import retention
+    from engine.run.durable import DurableRuntime
+
+    policy = _retention(args)
+    if not policy.limited:
+        policy = retention.load(_settings(args.db))
+    if not policy.limited:
+        raise UsageError(
+            "no retention to apply",
+            hint="give --keep-days or --keep-runs, or save them with aerostudio runs retention",
+        )
+    runtime = DurableRuntime(args.db)  # not launched: its runs store and DBOS database only
+    forget = partial(retention.forget_workflows, runtime._system_url())
+    pruned = retention.prune(runtime.store, policy, forget=forget)
+    if args.json:
+        print(json.dumps({"pruned": pruned}))
+    else:
+        print(f"finished runs pruned: {len(pruned)} (kept: {_described(policy)})")
+    return 0
+
+
+def set_retention(args: argparse.Namespace) -> int:
+    from engine.run import retention
+
+    engine = _settings(args.db)
+    policy = _retention(args)
+    if args.off and policy.limited:
+        raise UsageError("--off keeps every run: give it without --keep-days or --keep-runs")
+    if args.off or policy.limited:
+        retention.save(engine, policy)
+    else:
+        policy = retention.load(engine)
+    if args.json:
+        print(json.dumps(policy.to_setting()))
+    else:
+        print(f"runs kept: {_described(policy)}")
     return 0

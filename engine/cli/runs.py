@@ -132,17 +132,18 @@ async def _answer_pauses(handle: Any, event: dict[str, Any]) -> None:
         handle.resume("fire", event["node_id"])
 
 
-def local_services(folders: Iterable[Path] = ()) -> Any:
-    """What runs started from this machine use: the workspace gateway of the data directory
-    (tools, and its vault for secrets), flows to delegate to from `folders`, the data
-    directory's `flows/` and the examples; mail kept in the data directory's `outbox/`."""
+def local_services(folders: Iterable[Path] = (), gateway_url: str | None = None) -> Any:
+    """What runs started from this machine use: the workspace gateway (the data directory's
+    unless `gateway_url`: tools, and its vault for secrets), flows to delegate to from
+    `folders`, the data directory's `flows/` and the examples; mail kept in the data
+    directory's `outbox/`."""
     from engine.gateway import open_gateway
     from engine.paths import data_dir, examples_dir
     from engine.run import Services
     from engine.run.library import FlowLibrary
     from engine.run.mail import Outbox
 
-    gateway = open_gateway()
+    gateway = open_gateway(gateway_url)
     library = FlowLibrary([*folders, data_dir() / "flows", examples_dir()])
     return Services(
         tools=gateway,
@@ -152,11 +153,19 @@ def local_services(folders: Iterable[Path] = ()) -> Any:
     )
 
 
-def open_runtime(db: str | None, folders: Iterable[Path] = ()) -> Any:
+def open_runtime(
+    db: str | None,
+    folders: Iterable[Path] = (),
+    *,
+    gateway_url: str | None = None,
+    executor_id: str = "local",
+    workers: int | None = None,
+) -> Any:
     """A launched durable runtime, or a clear error when another process holds the database."""
     from engine.run.durable import DurableRuntime, RuntimeBusy
 
-    runtime = DurableRuntime(db, services=local_services(folders))
+    services = local_services(folders, gateway_url)
+    runtime = DurableRuntime(db, services=services, executor_id=executor_id, workers=workers)
     try:
         runtime.launch()
     except RuntimeBusy as exc:

@@ -1,11 +1,16 @@
-"""`aerostudio runtime`: serve the engine API and the gateway on loopback for the studio."""
+"""`aerostudio runtime` (the studio's, on loopback), `aerostudio serve` (a server, with members)
+and `aerostudio admin-token` (a new admin token for a server, minted on its host)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
-from typing import Any
+import signal
+from collections.abc import Coroutine
+from typing import Any, NoReturn
+
+DB_HELP = "database: runs, workspaces, members (default: SQLite in the data directory)"
 
 
 def register(subparsers: Any) -> None:
@@ -19,10 +24,93 @@ def register(subparsers: Any) -> None:
     runtime.add_argument("--db", metavar="URL", help="runs database (default: the data directory)")
     runtime.set_defaults(handler=run_runtime)
 
+    serve = subparsers.add_parser(
+        "serve",
+        help="run a server: the engine API, deployed flows and the gateway, for members",
+        description="Serve the engine API, deployed flows' endpoints and webhooks, and each "
+        "workspace's gateway. Every route but health, public endpoints and signed webhooks "
+        "needs a member's token; the first start creates an admin and prints its token once.",
+    )
+    serve.add_argument("--db", metavar="URL", help=DB_HELP + "; postgresql://... to share one")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (8080; 0 for any free one)")
+    serve.add_argument(
+        "--executor-id",
+        metavar="ID",
+        help="this process's name for its runs, kept across restarts (default: from the host)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="most queued runs one process executes at once, paused ones included (100); on "
+        "PostgreSQL a setting of the shared runs queue: the process started last sets it",
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host header to answer besides loopback and this machine's name (repeatable)",
+    )
+    serve.set_defaults(handler=run_serve)
+
+    admin_token = subparsers.add_parser(
+        "admin-token",
+        help="mint a new admin token for the server (on its host)",
+        description="Create an admin member's token in the server's database and print it "
+        "once: for a lost token, or another admin.",
+    )
+    admin_token.add_argument("--db", metavar="URL", help=DB_HELP)
+    admin_token.add_argument("--member", default="admin", help="the member's name (admin)")
+    admin_token.set_defaults(handler=run_admin_token)
+
+
+def _interrupt(_signal: int, _frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def _until_stopped(main: Coroutine[Any, Any, None]) -> int:
+    """Run a server until Ctrl-C or SIGTERM, either one a clean stop (uvicorn raises the signal
+    it caught again once it has shut down: without this, SIGTERM would then kill the process
+    before the runtime closes)."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main)
+    return 0
+
 
 def run_runtime(args: argparse.Namespace) -> int:
     from engine.api.serve import serve
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.db, "127.0.0.1", args.port))
+    return _until_stopped(serve(args.db, "127.0.0.1", args.port))
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from engine.api.serve import default_executor_id, serve_server
+
+    if args.workers is not None and args.workers < 1:
+        from engine.cli.errors import UsageError
+
+        raise UsageError(f"--workers: at least 1 run at a time (got {args.workers})")
+    executor_id = args.executor_id or default_executor_id()
+    return _until_stopped(
+        serve_server(
+            args.db, args.host, args.port, executor_id, tuple(args.allow_host), args.workers
+        )
+    )
+
+
+def run_admin_token(args: argparse.Namespace) -> int:
+    from engine.api.members import Members
+    from engine.cli.errors import UsageError
+    from engine.cli.gateway import open_gateway
+    from engine.gateway.tokens import ServerTokens
+
+    gateway = open_gateway(args)
+    try:
+        token = Members(ServerTokens(gateway.engine)).mint_admin(args.member)
+    except ValueError as exc:
+        raise UsageError(f"--member: {exc}") from None
+    print(f"admin token: {token}")
     return 0

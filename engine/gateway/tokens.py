@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from engine.store.tables import tokens
+from engine.store.tables import server_tokens, tokens
 
 PREFIX = "aero_"
 ROLES = ("admin", "developer", "viewer")
@@ -26,7 +26,8 @@ class Forbidden(PermissionError):
 
 @dataclass(frozen=True)
 class Member:
-    """Who is calling: the member of a workspace a valid token belongs to."""
+    """Who is calling: the member of a workspace a valid token belongs to (workspace '' for a
+    member of the server itself)."""
 
     workspace: str
     name: str
@@ -60,7 +61,7 @@ def _hash(token: str) -> str:
 def _info(row: sa.Row) -> TokenInfo:  # type: ignore[type-arg]
     return TokenInfo(
         row.id,
-        row.workspace,
+        row._mapping.get("workspace", ""),
         row.member,
         row.role,
         row.created_at,
@@ -71,8 +72,19 @@ def _info(row: sa.Row) -> TokenInfo:  # type: ignore[type-arg]
 
 
 class Tokens:
+    """The tokens of workspaces' members."""
+
+    table = tokens
+
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+
+    def _scope(self, workspace: str) -> dict[str, str]:
+        """The columns that tie a token to where it is valid."""
+        return {"workspace": workspace}
+
+    def _within(self, workspace: str) -> list[sa.ColumnElement[bool]]:
+        return [self.table.c[name] == value for name, value in self._scope(workspace).items()]
 
     def create(
         self, workspace: str, member: str, role: str, expires_in_s: float | None = None
@@ -88,9 +100,9 @@ class Tokens:
         expires_at = now + expires_in_s if expires_in_s is not None else None
         with self.engine.begin() as db:
             db.execute(
-                tokens.insert().values(
+                self.table.insert().values(
+                    **self._scope(workspace),
                     id=token_id,
-                    workspace=workspace,
                     member=member.strip(),
                     role=role,
                     hash=_hash(token),
@@ -104,18 +116,20 @@ class Tokens:
     def all(self, workspace: str) -> list[TokenInfo]:
         with self.engine.connect() as db:
             rows = db.execute(
-                tokens.select().where(tokens.c.workspace == workspace).order_by(tokens.c.created_at)
+                self.table.select()
+                .where(*self._within(workspace))
+                .order_by(self.table.c.created_at)
             ).all()
         return [_info(r) for r in rows]
 
     def revoke(self, workspace: str, token_id: str) -> None:
         with self.engine.begin() as db:
             done = db.execute(
-                tokens.update()
+                self.table.update()
                 .where(
-                    tokens.c.workspace == workspace,
-                    tokens.c.id == token_id,
-                    tokens.c.revoked_at.is_(None),
+                    *self._within(workspace),
+                    self.table.c.id == token_id,
+                    self.table.c.revoked_at.is_(None),
                 )
                 .values(revoked_at=time.time())
             )
@@ -130,19 +144,35 @@ class Tokens:
         if not token.startswith(PREFIX):
             raise AuthError("this is not an Aerostudio token")
         with self.engine.connect() as db:
-            row = db.execute(tokens.select().where(tokens.c.hash == _hash(token))).first()
-        if row is None or row.workspace != workspace:
+            row = db.execute(
+                self.table.select().where(
+                    self.table.c.hash == _hash(token), *self._within(workspace)
+                )
+            ).first()
+        if row is None:
             raise AuthError("unknown token for this workspace")
         state = _info(row).state(time.time())
         if state != "active":
             raise AuthError(f"token {row.id} is {state}")
-        return Member(row.workspace, row.member, row.role, row.id)
+        return Member(workspace, row.member, row.role, row.id)
 
     def touch(self, token_id: str) -> None:
         with self.engine.begin() as db:
             db.execute(
-                tokens.update().where(tokens.c.id == token_id).values(last_used_at=time.time())
+                self.table.update()
+                .where(self.table.c.id == token_id)
+                .values(last_used_at=time.time())
             )
+
+
+class ServerTokens(Tokens):
+    """The tokens of the server's own members, who use the engine API of `aerostudio serve`:
+    the same tokens and roles as a workspace's, in no workspace (pass '' for it)."""
+
+    table = server_tokens
+
+    def _scope(self, workspace: str) -> dict[str, str]:
+        return {}
 
 
 def may_call(member: Member, read_only: bool) -> bool:

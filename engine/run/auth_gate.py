@@ -37,10 +37,10 @@ async def _deliver(ctx: NodeContext, config: AuthGateConfig, identity: str, code
             f"Open this link to continue: {base}/auth/{ctx.run_id}/{code}",
         )
     else:
-        import httpx2
+        from engine.run import http
 
         url = str(ctx.render(config.webhook_url))
-        async with httpx2.AsyncClient(timeout=30) as client:
+        async with http.client() as client:
             response = await client.post(
                 url, json={"identity": identity, "code": code, "run_id": ctx.run_id}
             )

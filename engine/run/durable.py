@@ -1,10 +1,11 @@
 """Durable runs on DBOS Transact: a run is a workflow (run id = workflow id).
 
 DBOS carries the run's lifecycle: start, recovery after a crash (pending workflows are re-run
-when a runtime launches), and later queues for scale-out. The workflow body is the interpreter;
-it makes no DBOS calls of its own, so replays are deterministic by construction: side-effecting
-and pausing nodes read their recorded outcomes (`StoreRecorder`), pure nodes are recomputed,
-and events already in the history are not emitted twice.
+when a runtime launches) and, on PostgreSQL, a queue that the runtime processes of one database
+share (each with its own executor id). The workflow body is the interpreter; it makes no DBOS
+calls of its own, so replays are deterministic by construction: side-effecting and pausing nodes
+read their recorded outcomes (`StoreRecorder`), pure nodes are recomputed, and events already in
+the history are not emitted twice.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import logging
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from dbos import DBOS, DBOSConfig, SetWorkflowID
+from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
 
 from engine import __version__
 from engine.flow import Flow, from_document, to_document
@@ -28,6 +31,7 @@ from engine.run.debug import Debugger
 from engine.run.events import Event, EventLog
 from engine.run.graph import FlowGraph
 from engine.run.interpreter import Interpreter
+from engine.run.locks import RuntimeBusy, RuntimeLock
 from engine.run.recorder import StoreRecorder
 from engine.run.runtime import (
     CheckedFlows,
@@ -43,11 +47,14 @@ from engine.store.db import create_engine
 # Bump the suffix when the interpreter changes how it replays recorded runs.
 APPLICATION_VERSION = f"aerostudio-{__version__}-replay1"
 
+# The queue the runtime processes of one PostgreSQL database take their runs from.
+RUNS_QUEUE = "aerostudio-runs"
+QUEUE_POLL_S = 0.05
+DEFAULT_WORKERS = 100
+
 _active: DurableRuntime | None = None
 
-
-class RuntimeBusy(RuntimeError):
-    """Another process already runs this database's runs."""
+__all__ = ["DurableRuntime", "QueuedRun", "RuntimeBusy", "StartedRun", "default_url"]
 
 
 @DBOS.workflow(name="aerostudio.run")
@@ -86,41 +93,34 @@ def default_url() -> str:
     return f"sqlite:///{data_dir() / 'runs.sqlite'}"
 
 
-class RuntimeLock:
-    """One process at a time executes the runs of a SQLite file: whoever holds this lock.
+class StartedRun(Protocol):
+    """What a caller gets back for a run it submitted: its id and, when awaited, its result."""
 
-    The OS drops the lock when its holder dies, even by `kill -9`, so a restart can take over.
-    PostgreSQL runtimes share work through DBOS executor ids instead and take no lock.
-    """
+    @property
+    def run_id(self) -> str: ...
 
-    def __init__(self, url: str) -> None:
-        self.path = (
-            Path(url.removeprefix("sqlite:///") + ".lock") if url.startswith("sqlite:///") else None
-        )
-        self._file: Any = None
+    async def result(self) -> RunResult: ...
 
-    def acquire(self) -> bool:
-        if self.path is None:
-            return True
-        import fcntl
 
-        handle = self.path.open("a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            return False
-        self._file = handle
-        return True
+@dataclass(frozen=True)
+class QueuedRun:
+    """A run handed to the runs queue: whichever runtime process takes it executes it."""
 
-    def release(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+    run_id: str
+    runtime: DurableRuntime
+
+    async def result(self) -> RunResult:
+        return await self.runtime.outcome(self.run_id)
 
 
 class DurableRuntime:
-    """Runs that survive the process: SQLite in the data directory, or PostgreSQL."""
+    """Runs that survive the process: SQLite in the data directory (one process), or PostgreSQL
+    (any number of processes, each with its own stable executor id, sharing the runs queue).
+
+    `workers`: how many queued runs one process executes at once (DBOS keeps this setting per
+    queue in the database, so the process that launched last sets it for all). A run paused at a
+    review holds its place, so the default (100) leaves room for many of them.
+    """
 
     def __init__(
         self,
@@ -129,14 +129,20 @@ class DurableRuntime:
         services: Services | None = None,
         executor_id: str = "local",
         poll_s: float = 0.1,
+        workers: int | None = None,
     ) -> None:
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers: at least 1 run at a time (got {workers})")
         self.url = url or default_url()
         self.store = RunStore(create_engine(self.url))
         self.services = services or Services()
         self.executor_id = executor_id
         self.poll_s = poll_s
+        self.workers = workers or DEFAULT_WORKERS
+        self.shared = self.store.engine.dialect.name == "postgresql"
         self.handles: dict[str, RunHandle] = {}
-        self.lock = RuntimeLock(self.url)
+        self.lock = RuntimeLock(self.url, executor_id)
+        self._queue: Queue | None = None
         self.checked = CheckedFlows()
         self._documents: dict[int, tuple[Flow, dict[str, Any]]] = {}
         self._starting: dict[str, Flow] = {}
@@ -152,10 +158,10 @@ class DurableRuntime:
         return self.url
 
     def launch(self) -> None:
-        """Start DBOS in the running event loop; pending runs of this executor are recovered."""
+        """Start DBOS in the running event loop; pending runs of this executor are recovered
+        (on PostgreSQL: put back on the runs queue, for whichever process is free)."""
         global _active
-        if not self.lock.acquire():
-            raise RuntimeBusy(f"another Aerostudio runtime is running the runs of {self.url}")
+        self.lock.acquire()
         _active = self
         _configure_dbos_logging()
         config: DBOSConfig = {
@@ -167,6 +173,20 @@ class DurableRuntime:
         }
         DBOS(config=config)
         DBOS.launch()
+        if self.shared:
+            self._queue = self._register_queue()
+
+    def _register_queue(self) -> Queue:
+        """The runs queue, registered in the database (every process on it then takes runs
+        from it). DBOS refuses its synchronous calls on an event loop, so from a thread."""
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(
+                DBOS.register_queue,
+                RUNS_QUEUE,
+                worker_concurrency=self.workers,
+                polling_interval_sec=QUEUE_POLL_S,
+                on_conflict="always_update",
+            ).result()
 
     def shutdown(self) -> None:
         global _active
@@ -213,6 +233,56 @@ class DurableRuntime:
         context: Any = None,
         parent: str | None = None,
     ) -> RunHandle:
+        """Start a run in this process: its events, debug controls and result are here (what
+        the studio and the CLI need to step through a run)."""
+        run_id = await self._create(flow, payload, run_id, trigger, pinned, depth, context, parent)
+        handle = self._handle(run_id, flow, [], breakpoints)
+        self._starting[run_id] = flow
+        with SetWorkflowID(run_id):
+            await DBOS.start_workflow_async(run_workflow, run_id)
+        return handle
+
+    async def submit(
+        self,
+        flow: Flow,
+        payload: Any = None,
+        *,
+        run_id: str | None = None,
+        trigger: str | None = None,
+        depth: int = 0,
+        context: Any = None,
+        parent: str | None = None,
+    ) -> StartedRun:
+        """Start a run that needs no one watching it here (a webhook's, an endpoint's, a
+        delegated one): on PostgreSQL it goes on the runs queue and any runtime process of the
+        database executes it; on SQLite this process does."""
+        if self._queue is None:
+            return await self.start(
+                flow,
+                payload,
+                run_id=run_id,
+                trigger=trigger,
+                depth=depth,
+                context=context,
+                parent=parent,
+            )
+        run_id = await self._create(flow, payload, run_id, trigger, None, depth, context, parent)
+        with SetWorkflowID(run_id):
+            await self._queue.enqueue_async(run_workflow, run_id)
+        return QueuedRun(run_id, self)
+
+    async def _create(
+        self,
+        flow: Flow,
+        payload: Any,
+        run_id: str | None,
+        trigger: str | None,
+        pinned: Mapping[str, Outcome] | None,
+        depth: int,
+        context: Any,
+        parent: str | None,
+    ) -> str:
+        """Validate the flow and record the run (flow, input, options) for whoever executes it."""
         self.checked.check(flow)
         start_node = pick_trigger(flow, trigger)
         run_id = run_id or uuid.uuid4().hex
@@ -229,11 +299,7 @@ class DurableRuntime:
         await asyncio.to_thread(
             self.store.create_run, run_id, flow.id, self._document(flow), payload, options
         )
-        handle = self._handle(run_id, flow, [], breakpoints)
-        self._starting[run_id] = flow
-        with SetWorkflowID(run_id):
-            await DBOS.start_workflow_async(run_workflow, run_id)
-        return handle
+        return run_id
 
     async def run_child(
         self,
@@ -250,7 +316,7 @@ class DurableRuntime:
             # Started outside the parent's DBOS context: a top-level workflow of its own, which
             # DBOS does not tie to the parent's step order.
             starting = asyncio.get_running_loop().create_task(
-                self.start(
+                self.submit(
                     find(),
                     payload,
                     run_id=child_id,
@@ -262,12 +328,12 @@ class DurableRuntime:
             )
             await starting
         try:
-            return await asyncio.wait_for(self._result(child_id), timeout_s)
+            return await asyncio.wait_for(self.outcome(child_id), timeout_s)
         except TimeoutError:
             await asyncio.to_thread(self.cancel, child_id)
             raise
 
-    async def _result(self, run_id: str) -> RunResult:
+    async def outcome(self, run_id: str) -> RunResult:
         """The result of a run, whichever process runs it."""
         while True:
             handle = self.handles.get(run_id)
@@ -348,6 +414,8 @@ class DurableRuntime:
         if handle is None:
             history = await asyncio.to_thread(self.store.events, run_id)
             handle = self._handle(run_id, flow, history)
+        if row["cancel_requested"]:  # cancelled while it waited in the queue
+            handle.cancel()
         pinned = {
             k: Outcome(v["handle"], v["output"], v["variables"])
             for k, v in row["options"].get("pinned", {}).items()
@@ -366,7 +434,9 @@ class DurableRuntime:
         self._flushers[run_id] = asyncio.ensure_future(self._flush_loop(run_id, handle))
         try:
             result = await execute(interpreter, handle, row["options"]["trigger"], row["input"])
-            await _stop(self._flushers.pop(run_id))
+            flusher = self._flushers.pop(run_id, None)  # aclose() may have stopped it already
+            if flusher is not None:
+                await _stop(flusher)
             await asyncio.to_thread(
                 self.store.finish_run,
                 run_id,
@@ -382,6 +452,9 @@ class DurableRuntime:
             if not handle.done.done():
                 handle.done.set_exception(exc)
             raise
+        # Its events and result are in the store now; whoever asks later reads them there.
+        self.handles.pop(run_id, None)
+        self._buffers.pop(run_id, None)
         handle.done.set_result(result)
         return result
 

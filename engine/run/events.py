@@ -66,6 +66,8 @@ class EventLog:
             raise ValueError(f"unknown event type '{event_type}'")
         if not fields.keys().isdisjoint(("type", "run_id", "seq", "ts")):
             raise ValueError("event fields may not replace type, run_id, seq or ts")
+        if self.replayed(event_type, fields):
+            return None
         event = {
             "type": event_type,
             "run_id": self.run_id,

@@ -84,6 +84,8 @@ async def _header_value(ctx: NodeContext, value: str | SecretRef) -> str:
 async def _http_request(ctx: NodeContext, request: HttpRequest) -> dict[str, Any]:
     import httpx2
 
+    from engine.run import http
+
     headers = {name: await _header_value(ctx, value) for name, value in request.headers.items()}
     if request.auth is not None:
         secret = await ctx.secret(request.auth.secret.secret)
@@ -96,7 +98,7 @@ async def _http_request(ctx: NodeContext, request: HttpRequest) -> dict[str, Any
             headers[request.auth.header or "X-Api-Key"] = secret
     url = str(ctx.render(request.url))
     body = ctx.render(request.body)
-    async with httpx2.AsyncClient(timeout=30) as client:
+    async with http.client() as client:
         try:
             response = await client.request(
                 request.method,

@@ -56,6 +56,7 @@ class RunHandle:
     debugger: Debugger
     recorder: Recorder
     task: asyncio.Task[RunResult] | None = None
+    cancelled: bool = False
     runner: asyncio.Future[RunResult] | None = None
     done: asyncio.Future[RunResult] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -71,6 +72,8 @@ class RunHandle:
         self.recorder.post({"decision": decision, **fields}, node_id)
 
     def cancel(self) -> None:
+        """Stop the run; asked before its body started, the body is stopped as it starts."""
+        self.cancelled = True
         if self.task is not None:
             self.task.cancel()
 
@@ -93,6 +96,8 @@ async def execute(
     events = handle.events
     events.emit("run_started", flow_id=handle.flow.id, trigger=trigger)
     handle.task = asyncio.ensure_future(_body(interpreter, trigger, payload))
+    if handle.cancelled:
+        handle.task.cancel()
     try:
         result = await asyncio.wait_for(asyncio.shield(handle.task), handle.flow.settings.timeout_s)
     except TimeoutError:

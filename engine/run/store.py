@@ -15,7 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from engine.store.db import exclusive
+
 metadata = sa.MetaData()
+
+FINISHED = ("succeeded", "failed", "cancelled")  # a run's last status; before: running, paused
 
 runs = sa.Table(
     "aero_runs",
@@ -81,7 +85,8 @@ def _dumps(value: Any) -> str:
 class RunStore:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
+        with exclusive(engine, "aerostudio.runs.schema"):
+            metadata.create_all(engine)
 
     # --------------------------------------------------------------------------------- runs
 
@@ -165,6 +170,15 @@ class RunStore:
                     sa.select(runs.c.cancel_requested).where(runs.c.run_id == run_id)
                 ).scalar()
             )
+
+    def delete_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete runs with their events, node records and messages (in batches: databases
+        cap the parameters of one statement)."""
+        for start in range(0, len(run_ids), 500):
+            batch = list(run_ids[start : start + 500])
+            with self.engine.begin() as db:
+                for table in (events, records, messages, runs):
+                    db.execute(table.delete().where(table.c.run_id.in_(batch)))
 
     # ------------------------------------------------------------------------------ records
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,3 +35,22 @@ def create_engine(url: str) -> sa.Engine:
         cursor.close()
 
     return engine
+
+
+@contextlib.contextmanager
+def exclusive(engine: sa.Engine, name: str) -> Iterator[None]:
+    """Hold a database-wide lock named `name` while setting up (creating tables, migrating, making
+    the first admin): several server processes starting at once on one PostgreSQL then do it one
+    after the other. A PostgreSQL advisory lock, freed even if the process dies; on SQLite,
+    nothing (one process owns a desktop database, and a schema change takes SQLite's own lock)."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    with engine.connect() as db:
+        db.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        try:
+            yield
+        finally:
+            db.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            db.commit()

@@ -12,7 +12,15 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from engine.store.tables import deliveries, deployments, metadata, settings
+from engine.store.db import exclusive
+from engine.store.tables import (
+    deliveries,
+    deployments,
+    metadata,
+    schedule_ticks,
+    server_tokens,
+    settings,
+)
 
 Migration = Callable[[sa.Connection], None]
 
@@ -23,7 +31,22 @@ def _add_deployments(db: sa.Connection) -> None:
     deliveries.create(db, checkfirst=True)
 
 
-MIGRATIONS: list[Migration] = [_add_deployments]  # MIGRATIONS[i] moves version i + 1 to i + 2
+def _add_server_tokens(db: sa.Connection) -> None:
+    """Version 3: the server's members (admin, developer, viewer of `aerostudio serve`)."""
+    server_tokens.create(db, checkfirst=True)
+
+
+def _add_schedules(db: sa.Connection) -> None:
+    """Version 4: when each deployed version was activated, and the schedule ticks claimed."""
+    column = deployments.c.activated_at
+    if column.name not in {c["name"] for c in sa.inspect(db).get_columns(deployments.name)}:
+        ddl = sa.schema.CreateColumn(column).compile(dialect=db.dialect)
+        db.execute(sa.text(f"ALTER TABLE {deployments.name} ADD COLUMN {ddl}"))
+    schedule_ticks.create(db, checkfirst=True)
+
+
+# MIGRATIONS[i] moves version i + 1 to i + 2
+MIGRATIONS: list[Migration] = [_add_deployments, _add_server_tokens, _add_schedules]
 VERSION = 1 + len(MIGRATIONS)
 
 
@@ -33,7 +56,7 @@ class SchemaTooNew(RuntimeError):
 
 def migrate(engine: sa.Engine) -> int:
     """Create or upgrade the schema; returns the version the database is now at."""
-    with engine.begin() as db:
+    with exclusive(engine, "aerostudio.schema"), engine.begin() as db:
         fresh = not sa.inspect(db).has_table(settings.name)
         if fresh:
             metadata.create_all(db)

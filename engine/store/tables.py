@@ -1,6 +1,7 @@
 """The gateway's data on SQLAlchemy Core: workspaces, their servers and tool settings, vault
-entries, members' tokens and the call log. SQLite in the data directory by default; any
-SQLAlchemy URL (PostgreSQL) on a server. `engine.store.migrate` brings a database up to date."""
+entries, members' tokens (of a workspace, or of the server) and the call log. SQLite in the
+data directory by default; any SQLAlchemy URL (PostgreSQL) on a server. `engine.store.migrate`
+brings a database up to date."""
 
 from __future__ import annotations
 
@@ -71,6 +72,19 @@ tokens = sa.Table(
     sa.Column("last_used_at", sa.Float),
 )
 
+server_tokens = sa.Table(
+    "aero_server_tokens",  # the server's own members (`aerostudio serve`), in no workspace
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("member", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float),
+    sa.Column("revoked_at", sa.Float),
+    sa.Column("last_used_at", sa.Float),
+)
+
 calls = sa.Table(
     "aero_calls",
     metadata,
@@ -102,6 +116,7 @@ deployments = sa.Table(
     sa.Column("flow", sa.Text, nullable=False),  # the flow file, as saved
     sa.Column("active", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("activated_at", sa.Float),  # a schedule runs no tick from before this
 )
 
 deliveries = sa.Table(
@@ -111,4 +126,17 @@ deliveries = sa.Table(
     sa.Column("delivery_id", sa.String(200), primary_key=True),
     sa.Column("run_id", sa.String(64), nullable=False),
     sa.Column("received_at", sa.Float, nullable=False),
+)
+
+# A schedule's tick, claimed once across all runtimes on the database (the primary key); the run
+# it starts has an id derived from the tick, and `started_at` is set once that run has started.
+schedule_ticks = sa.Table(
+    "aero_schedule_ticks",
+    metadata,
+    sa.Column("flow_id", sa.String(64), primary_key=True),
+    sa.Column("trigger", sa.String(64), primary_key=True),
+    sa.Column("tick", sa.BigInteger, primary_key=True, autoincrement=False),  # Unix seconds
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("claimed_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float),
 )

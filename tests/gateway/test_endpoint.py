@@ -24,6 +24,8 @@ from tests.gateway.conftest import HERE, echo_server_command, serving
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 BIN = Path(sys.executable).parent
+# Starting four upstreams on a busy machine takes longer than httpx2's default 5 s.
+TIMEOUT = httpx2.Timeout(60)
 
 
 def _git_repo(path: Path) -> Path:
@@ -40,7 +42,7 @@ def _git_repo(path: Path) -> Path:
 @asynccontextmanager
 async def modern(url: str, token: str):
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT) as http,
         Client(streamable_http_client(url, http_client=http)) as client,
     ):
         yield client
@@ -50,7 +52,7 @@ async def modern(url: str, token: str):
 async def legacy(url: str, token: str, on_message=None):
     """A 2025-era client: the initialize handshake, a session id."""
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT) as http,
         streamable_http_client(url, http_client=http) as (read, write),
         ClientSession(read, write, message_handler=on_message) as session,
     ):

@@ -16,6 +16,7 @@ from engine.gateway.tokens import AuthError, RateLimiter
 from engine.gateway.upstream import UpstreamError
 from engine.gateway.vault import SecretNotFound, Vault, VaultCorrupt, master_key
 from engine.store import SchemaTooNew, migrate
+from engine.store.migrate import VERSION
 from engine.store.tables import secrets, settings
 from tests.gateway.conftest import echo_server_command
 
@@ -231,7 +232,7 @@ def test_a_version_1_database_is_migrated_in_place(gateway):
         deployments.drop(db)
         deliveries.drop(db)
         db.execute(settings.update().values(value=1))
-    assert migrate(gateway.engine) == 2
+    assert migrate(gateway.engine) == VERSION
     inspector = sa.inspect(gateway.engine)
     assert {"aero_deployments", "aero_deliveries"} <= set(inspector.get_table_names())
     assert [w.slug for w in gateway.workspaces.all()] == ["kept"]

@@ -136,6 +136,12 @@ def test_kill_while_paused_at_review_then_resume(recorder, home):
         e for e in store.events(run_id) if e["type"] == "node_finished" and e["node_id"] == "review"
     ]
     assert [e["output"]["comment"] for e in review] == ["go"]
+    # The resumed process replayed the run: what the history had is not told twice.
+    events = store.events(run_id)
+    finished = [e["node_id"] for e in events if e["type"] == "node_finished"]
+    assert len(finished) == len(set(finished))
+    assert [e["type"] for e in events].count("run_started") == 1
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
 
 
 def test_a_durable_timer_set_before_the_kill_still_fires(recorder, home):
