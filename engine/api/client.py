@@ -28,6 +28,56 @@ def local_runtime() -> tuple[str, str] | None:
         return None
 
 
+KEYRING_SERVICE = "aerostudio-server"
+
+
+def _keyring() -> Any:
+    """The keyring module if a real backend works here (not the fail or null one), else None."""
+    import keyring
+    from keyring.backends import fail
+
+    try:
+        backend = keyring.get_keyring()
+    except Exception:  # a broken keyring configuration is the same as none
+        return None
+    return None if isinstance(backend, fail.Keyring) or backend.priority <= 0 else keyring
+
+
+def saved_token(server_url: str) -> str | None:
+    """The token saved for a server (by the studio or `save_token`), or None."""
+    keyring = _keyring()
+    try:
+        return keyring.get_password(KEYRING_SERVICE, server_url.rstrip("/")) if keyring else None
+    except Exception:  # locked or broken: as if nothing were saved
+        return None
+
+
+def save_token(server_url: str, token: str | None) -> bool:
+    """Keep a server's token in the OS keyring (None forgets it); False where no keyring works,
+    so the caller can say the token is kept for this session only."""
+    keyring = _keyring()
+    if keyring is None:
+        return False
+    account = server_url.rstrip("/")
+    try:
+        if token:
+            keyring.set_password(KEYRING_SERVICE, account, token)
+        elif keyring.get_password(KEYRING_SERVICE, account) is not None:
+            keyring.delete_password(KEYRING_SERVICE, account)
+    except Exception:
+        return False
+    return True
+
+
+def diff_summary(diff: str) -> str:
+    """`3 lines added, 1 removed` for a unified diff (between deployed versions, or a flow and
+    its deployed version)."""
+    lines = diff.splitlines()
+    added = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
+    removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
+    return f"{added} line{'s' * (added != 1)} added, {removed} removed"
+
+
 class ApiError(Exception):
     """The runtime refused or failed a request; `message` is meant for a person."""
 
@@ -66,7 +116,21 @@ class RunDetail(TypedDict):
     nodes: dict[str, NodeState]
     breakpoints: list[str]
     waiting: list[str]
+    last_seq: int
+    """The sequence number of the run's latest event: follow `events(after=last_seq)` from here."""
     flow: dict[str, Any]
+
+
+class Deployment(TypedDict, total=False):
+    flow_id: str
+    version: int
+    hash: str
+    active: bool
+    created_at: float
+    created: bool
+    """Only in deploy's answer: False when the content equals the latest version's."""
+    endpoints: list[str]
+    """Only in deploy's answer: the paths the flow answers on (/api/run/<slug>, /hooks/<id>)."""
 
 
 class ApiClient:
@@ -96,7 +160,16 @@ class ApiClient:
                 "unreachable",
                 f"the runtime at {self.base_url} is not reachable: {type(exc).__name__}",
             ) from None
-        body = response.json() if response.content else None
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = None
+            if response.status_code < 400:
+                raise ApiError(
+                    response.status_code,
+                    "not_json",
+                    f"{self.base_url} did not answer JSON: is it an Aerostudio server?",
+                ) from None
         if response.status_code >= 400:
             detail = body if isinstance(body, dict) else {}
             raise ApiError(
@@ -190,6 +263,43 @@ class ApiClient:
         )
         return result
 
+    # --------------------------------------------------------------------------- deployments
+
+    async def deploy(self, flow: Mapping[str, Any], *, activate: bool = True) -> Deployment:
+        """A new version of the flow, or the latest one when the content is unchanged
+        (`created` says which); an ApiError 422 with `body["issues"]` when it has errors."""
+        result: Deployment = await self._call(
+            "POST", "/api/deployments", json={"flow": flow, "activate": activate}
+        )
+        return result
+
+    async def deployments(self, flow_id: str | None = None) -> list[Deployment]:
+        params = {"flow_id": flow_id} if flow_id else {}
+        body = await self._call("GET", "/api/deployments", params=params)
+        result: list[Deployment] = body["deployments"]
+        return result
+
+    async def deployed_flow(self, flow_id: str, version: int | None = None) -> dict[str, Any]:
+        """`{flow_id, version, flow}`: a deployed version's document, the active one by default."""
+        params = {"version": version} if version is not None else {}
+        result: dict[str, Any] = await self._call(
+            "GET", f"/api/deployments/{flow_id}/flow", params=params
+        )
+        return result
+
+    async def deployment_diff(self, flow_id: str, older: int, newer: int) -> str:
+        """A unified diff between two deployed versions' flow files."""
+        body = await self._call(
+            "GET", f"/api/deployments/{flow_id}/diff", params={"from": older, "to": newer}
+        )
+        return str(body["diff"])
+
+    async def activate(self, flow_id: str, version: int) -> None:
+        await self._call("POST", f"/api/deployments/{flow_id}/activate", json={"version": version})
+
+    async def deactivate(self, flow_id: str) -> None:
+        await self._call("POST", f"/api/deployments/{flow_id}/deactivate")
+
     # ------------------------------------------------------------------------ administration
 
     async def workspaces(self) -> list[dict[str, Any]]:
@@ -270,4 +380,24 @@ class ApiClient:
         params = {k: v for k, v in filters.items() if v is not None}
         body = await self._call("GET", f"/api/workspaces/{workspace}/calls", params=params)
         result: list[dict[str, Any]] = body["calls"]
+        return result
+
+    async def server_tools(self, workspace: str, name: str) -> dict[str, Any]:
+        """Connect to one server and list its tools, switched off ones included: a connection
+        test, so it waits as long as a slow server takes to start."""
+        result: dict[str, Any] = await self._call(
+            "GET",
+            f"/api/workspaces/{workspace}/servers/{name}/tools",
+            timeout=httpx2.Timeout(90),
+        )
+        return result
+
+    async def client_config(
+        self, workspace: str, editor: str, token: str | None = None
+    ) -> dict[str, Any]:
+        """`{editor, url, config, where}`: what an editor pastes (and into which file) to reach
+        the workspace; with `token` in it, else a <TOKEN> placeholder."""
+        result: dict[str, Any] = await self._call(
+            "POST", f"/api/workspaces/{workspace}/client-config/{editor}", json={"token": token}
+        )
         return result

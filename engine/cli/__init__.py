@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "engine.cli.runs",
     "engine.cli.gateway",
     "engine.cli.runtime",
+    "engine.cli.deploy",
     "studio.cli",
 )
 
