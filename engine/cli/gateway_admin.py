@@ -26,12 +26,6 @@ from engine.cli.gateway_servers import missing_secrets, secret_references
 
 ROLES = ("admin", "developer", "viewer")
 CLIENTS = ("cursor", "vscode", "claude", "windsurf")
-WHERE_TO_PASTE = {
-    "claude": "the mcpServers of claude_desktop_config.json",
-    "cursor": "the mcpServers of ~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
-    "vscode": "the servers of .vscode/mcp.json",
-    "windsurf": "the mcpServers of ~/.codeium/windsurf/mcp_config.json",
-}
 
 
 def register(subparsers: Any) -> None:
@@ -281,7 +275,7 @@ def import_config(args: argparse.Namespace) -> int:
 
 
 def print_client_config(args: argparse.Namespace) -> int:
-    from engine.gateway.editors import client_config
+    from engine.gateway.editors import WHERE_TO_PASTE, client_config
 
     gateway = open_gateway(args)
     workspace = check_workspace(gateway, args.workspace)

@@ -19,6 +19,14 @@ from typing import Any
 
 KNOWN_CLIENTS = ("claude", "cursor", "vscode", "windsurf")
 
+# Where each editor keeps the entry that `client_config` makes.
+WHERE_TO_PASTE = {
+    "claude": "the mcpServers of claude_desktop_config.json",
+    "cursor": "the mcpServers of ~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
+    "vscode": "the servers of .vscode/mcp.json",
+    "windsurf": "the mcpServers of ~/.codeium/windsurf/mcp_config.json",
+}
+
 _REFERENCE = re.compile(r"\$\{(input|env):([^}]+)\}")
 _PATH_VARIABLE = re.compile(r"\$\{(workspaceFolder|userHome)\}")
 

@@ -1,10 +1,11 @@
 """A small MCP server for gateway tests, over stdio or streamable HTTP.
 
 Tools: `echo` (read-only), `env` (returns an environment variable: shows what the gateway
-injected), `crash` (exits the process at once), `slow` (sleeps), `fail` (a tool error), `spawn`
-(starts a child process), `wipe` (destructive). A resource
-and a prompt too. Over HTTP (`--http PORT`), every request must carry `X-Api-Key` equal to the
-`ECHO_API_KEY` environment variable, and `key` returns the key the last request carried.
+injected), `env_sha256` (the variable's SHA-256: proves a value arrived without showing it),
+`crash` (exits the process at once), `slow` (sleeps), `fail` (a tool error), `spawn` (starts a
+child process), `wipe` (destructive). A resource and a prompt too. Over HTTP (`--http PORT`),
+every request must carry `X-Api-Key` equal to the `ECHO_API_KEY` environment variable, and `key`
+returns the key the last request carried.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ def echo(text: str) -> str:
 def env(name: str) -> str:
     """An environment variable of this server process."""
     return os.environ.get(name, "<unset>")
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+def env_sha256(name: str) -> str:
+    """The SHA-256 (hex) of an environment variable of this server process, or "<unset>"."""
+    import hashlib
+
+    value = os.environ.get(name)
+    return "<unset>" if value is None else hashlib.sha256(value.encode()).hexdigest()
 
 
 @server.tool()

@@ -1,0 +1,59 @@
+"""Small pieces the manager's tabs share: a list with columns, times, and the tab protocol."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
+
+from studio.workspaces.tasks import StatusLine, Tasks
+
+KEY_ROLE = Qt.ItemDataRole.UserRole
+
+
+def when(timestamp: float | None, never: str = "") -> str:
+    """A Unix time as local date and time, to the second."""
+    if timestamp is None:
+        return never
+    return datetime.datetime.fromtimestamp(float(timestamp)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def table(*headers: str) -> QTreeWidget:
+    """A flat list with columns, sortable rows of equal height."""
+    tree = QTreeWidget()
+    tree.setHeaderLabels(list(headers))
+    tree.setRootIsDecorated(False)
+    tree.setUniformRowHeights(True)
+    tree.setAlternatingRowColors(True)
+    return tree
+
+
+def row(texts: list[str], key: Any = None) -> QTreeWidgetItem:
+    item = QTreeWidgetItem(texts)
+    item.setData(0, KEY_ROLE, key)
+    return item
+
+
+def selected_key(tree: QTreeWidget) -> Any:
+    """The key of the current row, or None."""
+    item = tree.currentItem()
+    return item.data(0, KEY_ROLE) if item is not None else None
+
+
+class WorkspaceTab(QWidget):
+    """A tab of the manager: it shows one workspace (None: none chosen) and reloads on demand."""
+
+    def __init__(self, tasks: Tasks, status: StatusLine) -> None:
+        super().__init__()
+        self.tasks = tasks
+        self.status = status
+        self.workspace: str | None = None
+
+    def set_workspace(self, slug: str | None) -> None:
+        self.workspace = slug
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Load what the tab shows for the current workspace."""
