@@ -1,15 +1,15 @@
 """Running and step-debugging the open flow against a runtime, from the main window.
 
-One session per window: it owns the runtime connection, the run, data and history panels and the
-canvas overlay, follows the current run's event stream (catching up with `after=` when the stream
-drops), and turns every runtime error into a readable line, never a traceback.
+One session per window: it owns the runtime connection, the run, chat, data and history panels
+and the canvas overlay, follows the current run's event stream (catching up with `after=` when the
+stream drops, and starting the runtime again when it died), and turns every runtime error into a
+readable line, never a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -19,31 +19,19 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QWidget
 
 from engine.api.client import ApiClient, ApiError
 from engine.flow import to_document
-from studio.canvas.run_overlay import RunOverlay, format_duration
+from studio.canvas.run_overlay import RunOverlay
 from studio.canvas.scene import FlowScene
+from studio.panels.chat import ChatPanel, Conversation, Line, message_trigger
 from studio.panels.data import DataInspector
 from studio.panels.history import RunHistory
 from studio.panels.run import RunPanel
 from studio.run_state import FINISHED_RUN, RunState
-from studio.runtime import RuntimeConnection, RuntimeUnavailable
+from studio.runtime import RuntimeConnection, RuntimeUnavailable, readable
 
 if TYPE_CHECKING:
     from studio.window import MainWindow
 
 MAX_STREAM_RETRIES = 30
-
-
-def readable(exc: BaseException) -> str:
-    """One line a person can act on, for any failure of a runtime call."""
-    if isinstance(exc, ApiError):
-        issues = (exc.body or {}).get("issues") if isinstance(exc.body, dict) else None
-        if issues:
-            first = "; ".join(str(i.get("message")) for i in issues[:3])
-            return f"{exc.message}: {first}"
-        return exc.message
-    if isinstance(exc, RuntimeUnavailable | ValueError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 class RunSession(QObject):
@@ -55,13 +43,18 @@ class RunSession(QObject):
         self.panel = RunPanel()
         self.data = DataInspector()
         self.history = RunHistory()
+        self.chat = ChatPanel()
+        self.conversation = Conversation()
+        self.chat.start(self.conversation)
         self.scene: FlowScene | None = None
         self.state: RunState | None = None
         self.breakpoints: set[str] = set()
         self._follow_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
         self._history_task: asyncio.Future[Any] | None = None
+        self._starting: asyncio.Future[Any] | None = None
         self._at_breakpoint = False
+        self._chat_offered: bool | None = None
         self.runtime_label = QLabel("Runtime: not connected")
         window.statusBar().addPermanentWidget(self.runtime_label)
         self.connection.state_changed.connect(self._connection_changed)
@@ -71,13 +64,17 @@ class RunSession(QObject):
         self.panel.step_requested.connect(self.step)
         self.panel.continue_requested.connect(self.resume_debugging)
         self.panel.stop_requested.connect(self.stop)
+        self.panel.run_from_requested.connect(self.run_from_selected)
         self.panel.prompt.answered.connect(self.answer)
+        self.chat.sent.connect(self.send_message)
+        self.chat.new_conversation_requested.connect(self.new_conversation)
         self.history.refresh_requested.connect(self.refresh_history)
         self.history.run_opened.connect(self.open_run)
         # Tabbed with the inspector and the problems, so the canvas keeps its room.
         self.run_dock = self._dock(self.panel, "Run", "Inspector")
         self.data_dock = self._dock(self.data, "Data", "Problems")
         self.history_dock = self._dock(self.history, "Run history", "Problems")
+        self.chat_dock = self._dock(self.chat, "Chat", "Run")
         self.actions = self._build_menu()
 
     def _dock(self, widget: QWidget, title: str, beside: str) -> QDockWidget:
@@ -103,6 +100,7 @@ class RunSession(QObject):
         actions: dict[str, QAction] = {}
         for name, text, shortcut, slot in (
             ("run", "&Run", "Ctrl+R", self.run),
+            ("run_from", "Run &from selected node", "Ctrl+Shift+R", self.run_from_selected),
             ("debug", "&Debug (stop at breakpoints)", "F5", self.debug),
             ("step", "&Step one node", "F10", self.step),
             ("continue", "&Continue", "F8", self.resume_debugging),
@@ -142,9 +140,17 @@ class RunSession(QObject):
         self.breakpoints &= set(flow.node_map)
         self.overlay.set_breakpoints(self.breakpoints)
         self.panel.set_flow(flow)
+        offered = message_trigger(flow) is not None
+        if offered != self._chat_offered:  # shown for flows that take messages, else out of the way
+            self._chat_offered = offered
+            self.chat_dock.setVisible(offered)
         if self.state is not None:
             self.state.flow = flow
             self.overlay.refresh()
+
+    def forget_run(self) -> None:
+        """Stop following the current run and clear what shows it (when leaving a server)."""
+        self._forget_run()
 
     def _forget_run(self) -> None:
         if self._follow_task is not None:
@@ -193,10 +199,22 @@ class RunSession(QObject):
         self.window.statusBar().showMessage(message, 15_000)
 
     def run(self) -> None:
-        self.spawn(self._start(debug=False))
+        self._begin(self._start(debug=False))
 
     def debug(self) -> None:
-        self.spawn(self._start(debug=True))
+        self._begin(self._start(debug=True))
+
+    def run_from_selected(self) -> None:
+        """Run again from the selected node, the nodes before it pinned to the shown run's."""
+        state, node_id = self.state, self.selected_node()
+        if state is None or node_id is None:
+            self.report("run once (or open a run from the history), then select a node to run from")
+            return
+        self._begin(self._run_from(state, node_id))
+
+    def pause(self) -> None:
+        """Stop the current run before its next node (then Step or Continue)."""
+        self._debug_action("pause")
 
     def step(self) -> None:
         self._debug_action("step")
@@ -205,6 +223,10 @@ class RunSession(QObject):
         self._debug_action("continue")
 
     def stop(self) -> None:
+        """Cancel the run; or, while it is still being started, the start."""
+        if self._starting is not None and not self._starting.done():
+            self._starting.cancel()
+            return
         state = self.state
         if state is not None and not state.finished:
             self.spawn(self._call(lambda client: client.cancel(state.run_id)))
@@ -239,20 +261,70 @@ class RunSession(QObject):
         client = await self.connection.ensure()
         return await request(client)
 
-    async def _start(self, *, debug: bool) -> None:
-        if self.scene is None:
-            return
-        payload = self.panel.payload()
-        flow = self.scene.document.flow
+    def _begin(self, start: Coroutine[Any, Any, Any]) -> None:
+        """Start a run in the background; until it runs (the runtime may be starting), the
+        panel says so and Stop cancels the start."""
+        self.panel.set_controls(active=True, at_breakpoint=False)
         self.panel.set_status("Connecting to the runtime…")
-        client = await self.connection.ensure()
+        self._starting = self.spawn(start)
+        if self._starting is not None:
+            self._starting.add_done_callback(self._start_ended)
+
+    def _start_ended(self, task: asyncio.Future[Any]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            reported = self.panel.status.text()  # a failure is reported first (see spawn)
+            self._show_state()  # the controls as they were
+            self.panel.set_status("Start cancelled" if task.cancelled() else reported)
+
+    async def _start(self, *, debug: bool) -> None:
         breakpoints = sorted(self.breakpoints) if debug else None
-        run_id = await client.start_run(
-            to_document(flow), payload, trigger=self.panel.trigger_id(), breakpoints=breakpoints
-        )
+        await self._launch(self.panel.payload(), self.panel.trigger_id(), breakpoints=breakpoints)
         self.run_dock.raise_()
+
+    async def _run_from(self, earlier: RunState, node_id: str) -> None:
+        client = await self.connection.ensure()
+        payload = (await client.run(earlier.run_id))["input"]
+        await self._launch(payload, earlier.trigger, from_run=earlier.run_id, from_node=node_id)
+
+    async def _launch(self, payload: Any, trigger: str | None, **options: Any) -> str | None:
+        """Start a run of the open flow and follow it; Stop cancels a start that takes long
+        (the runtime starting, a slow network)."""
+        if self.scene is None:
+            return None
+        flow = self.scene.document.flow
+        client = await self.connection.ensure()
+        self.panel.set_status("Starting the run…")
+        run_id = await client.start_run(to_document(flow), payload, trigger=trigger, **options)
         self.follow(RunState(run_id, flow))
         self.refresh_history()
+        return run_id
+
+    # ------------------------------------------------------------------------------- chat
+
+    def send_message(self, text: str) -> None:
+        """The chat's message: the answer the current run waits for, else a new run."""
+        text = text.strip()
+        if not text or self.scene is None:
+            return
+        self.chat.add(Line("user", text))
+        state, waiting = self.state, self.conversation.waiting_for_text(self.state)
+        if state is not None and waiting is not None:
+            self.spawn(self._call(lambda c: c.resume(state.run_id, waiting, code=text)))
+            return
+        trigger = message_trigger(self.scene.document.flow)
+        if trigger is None:
+            self.report("this flow has no message trigger to send chat messages to")
+            return
+        self._begin(self._start_chat(trigger, text))
+
+    async def _start_chat(self, trigger: str, text: str) -> None:
+        run_id = await self._launch(self.conversation.payload(text), trigger)
+        if run_id is not None:
+            self.conversation.runs.append(run_id)  # before its first event: nothing awaited
+
+    def new_conversation(self) -> None:
+        self.conversation = Conversation(self.conversation.user_name)
+        self.chat.start(self.conversation)
 
     # -------------------------------------------------------------------------- following
 
@@ -271,10 +343,15 @@ class RunSession(QObject):
         self._follow_task = task  # type: ignore[assignment]
 
     async def _stream(self, state: RunState) -> None:
-        """Apply the run's events as they come; after a drop, catch up from the last seq."""
+        """Apply the run's events as they come; after a drop, catch up from the last seq. A
+        runtime that stopped answering is started again (a durable run goes on in it)."""
         failures = 0
+        generation = self.connection.generation
         while not state.finished:
             client = await self.connection.ensure()
+            if self.connection.generation != generation:
+                generation = self.connection.generation
+                state = self._read_again(state)
             try:
                 async for event in client.events(state.run_id, after=state.last_seq):
                     if state.apply(event):
@@ -284,17 +361,28 @@ class RunSession(QObject):
                     await self._settle_if_over(client, state)
                     failures += 1
             except ApiError as exc:
-                if exc.status == 404:
+                if exc.status not in (0, 502, 503, 504):
                     raise
                 failures += 1
+                await self.connection.check()
             except Exception as exc:  # the connection dropped mid-stream
                 failures += 1
                 self.panel.set_status(f"Reconnecting to the run's events ({readable(exc)})…")
+                await self.connection.check()
             if failures > MAX_STREAM_RETRIES:
                 raise RuntimeUnavailable("lost the run's event stream; open it from the history")
             if failures and not state.finished:
                 await asyncio.sleep(min(2.0, 0.1 * failures))
         self.refresh_history()
+
+    def _read_again(self, state: RunState) -> RunState:
+        """Another runtime process serves the run now. Events its predecessor streamed but never
+        saved were numbered again by the run's recovery, so the run is read from its start."""
+        fresh = RunState(state.run_id, state.flow)
+        if self.state is state:
+            self.state = fresh
+            self.overlay.show_run(fresh)
+        return fresh
 
     async def _settle_if_over(self, client: ApiClient, state: RunState) -> None:
         """A stream that ended without run_finished: a run that ended some other way."""
@@ -322,29 +410,9 @@ class RunSession(QObject):
         self._at_breakpoint = at_breakpoint
         self.panel.set_controls(active=not state.finished, at_breakpoint=at_breakpoint)
         self.panel.prompt.show_pause(next((p for p in pauses if p.kind != "breakpoint"), None))
-        self.panel.set_status(self._status_text(state))
-
-    def _status_text(self, state: RunState) -> str:
-        short = state.run_id[:8]
-        if state.finished:
-            took = ""
-            if state.started_at is not None and state.finished_at is not None:
-                took = f" in {format_duration((state.finished_at - state.started_at) * 1000)}"
-            text = f"Run {short} {state.status}{took}"
-            if state.status == "succeeded" and state.output is not None:
-                output = json.dumps(state.output, default=str)
-                text += f": {output[:200]}"
-            elif state.error:
-                error = state.error
-                text += f": {error.get('message', error) if isinstance(error, dict) else error}"
-            return text
-        if state.pauses:
-            pause = min(state.pauses.values(), key=lambda p: p.seq)
-            if pause.kind == "breakpoint":
-                return f"Run {short} paused before {pause.node_id} (Step or Continue)"
-            return f"Run {short} waiting at {pause.node_id}: {pause.prompt}"
-        running = sorted({e.node_id for e in state.executions.values() if e.status == "running"})
-        return f"Run {short} running {', '.join(running)}".rstrip()
+        self.panel.set_status(state.summary())
+        for line in self.conversation.unseen(state):
+            self.chat.add(line)
 
     # ---------------------------------------------------------------------------- history
 
@@ -363,13 +431,7 @@ class RunSession(QObject):
             return
         if self.scene is None or self.scene.document.flow.id != flow_id:
             return
-        shown = [dict(r) for r in runs]
-        state = self.state
-        for row in shown:
-            # The stream can be ahead of the store's row: the run's own events have the say.
-            if state is not None and row["run_id"] == state.run_id and state.finished:
-                row["status"] = state.status
-        self.history.show_runs(shown, state.run_id if state else None)
+        self.history.show_runs(runs, self.state)
 
     # ------------------------------------------------------------------------- connection
 

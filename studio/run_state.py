@@ -6,6 +6,7 @@ all read the same reduction of the same stream, live or replayed.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,6 +27,16 @@ NODE_STATUSES = (
 FINISHED_RUN = ("succeeded", "failed", "cancelled")
 
 
+def format_duration(ms: float | None) -> str:
+    if ms is None:
+        return ""
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    return f"{int(ms // 60_000)} min {int(ms % 60_000 // 1000)} s"
+
+
 @dataclass
 class Execution:
     """One execution of a node: `key` is the node id, or e.g. `each[0]/summarize` in a loop."""
@@ -43,6 +54,8 @@ class Execution:
     text: str = ""
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     seq: int = 0
+    pinned: bool = False
+    """Not run: its output was taken from an earlier run (run from a node)."""
 
     def elapsed_ms(self, now: float | None = None) -> float | None:
         """The reported duration, or the time so far for a node still running."""
@@ -56,6 +69,8 @@ class Execution:
     def details(self) -> dict[str, Any]:
         """What the data inspector shows, as plain JSON."""
         shown: dict[str, Any] = {"status": self.status, "attempt": self.attempt}
+        if self.pinned:
+            shown["pinned"] = True
         if self.handle is not None:
             shown["handle"] = self.handle
         shown["output"] = self.output
@@ -90,6 +105,7 @@ class RunState:
     def __init__(self, run_id: str = "", flow: Flow | None = None) -> None:
         self.run_id = run_id
         self.flow = flow
+        self.trigger: str | None = None
         self.status = "queued"
         self.last_seq = 0
         self.executions: dict[str, Execution] = {}
@@ -122,6 +138,7 @@ class RunState:
         ts = float(event.get("ts") or time.time())
         if kind == "run_started":
             self.status, self.started_at = "running", ts
+            self.trigger = event.get("trigger")
         elif kind == "run_paused":
             node_id = str(event.get("node_id") or "")
             self.pauses[node_id] = Pause(
@@ -156,6 +173,7 @@ class RunState:
             execution.handle = event.get("handle")
             execution.output = event.get("output")
             execution.duration_ms = event.get("duration_ms")
+            execution.pinned = bool(event.get("pinned"))
         elif kind == "node_failed":
             execution.status = "retrying" if event.get("will_retry") else "failed"
             execution.finished_at = ts
@@ -193,6 +211,28 @@ class RunState:
     @property
     def finished(self) -> bool:
         return self.status in FINISHED_RUN
+
+    def summary(self) -> str:
+        """One line for the run panel: how the run ended, what it waits for, or what runs."""
+        short = self.run_id[:8]
+        if self.finished:
+            took = ""
+            if self.started_at is not None and self.finished_at is not None:
+                took = f" in {format_duration((self.finished_at - self.started_at) * 1000)}"
+            text = f"Run {short} {self.status}{took}"
+            if self.status == "succeeded" and self.output is not None:
+                text += f": {json.dumps(self.output, default=str)[:200]}"
+            elif self.error:
+                error = self.error
+                text += f": {error.get('message', error) if isinstance(error, dict) else error}"
+            return text
+        if self.pauses:
+            pause = min(self.pauses.values(), key=lambda p: p.seq)
+            if pause.kind == "breakpoint":
+                return f"Run {short} paused before {pause.node_id} (Step or Continue)"
+            return f"Run {short} waiting at {pause.node_id}: {pause.prompt}"
+        running = sorted({e.node_id for e in self.executions.values() if e.status == "running"})
+        return f"Run {short} running {', '.join(running)}".rstrip()
 
     def executions_of(self, node_id: str) -> list[Execution]:
         """A node's executions in the order they happened (several inside a loop)."""

@@ -28,6 +28,19 @@ class RuntimeUnavailable(Exception):
     """No runtime could be reached or started; the message says why, for a person."""
 
 
+def readable(exc: BaseException) -> str:
+    """One line a person can act on, for any failure of a runtime call."""
+    if isinstance(exc, ApiError):
+        issues = (exc.body or {}).get("issues") if isinstance(exc.body, dict) else None
+        if issues:
+            first = "; ".join(str(i.get("message")) for i in issues[:3])
+            return f"{exc.message}: {first}"
+        return exc.message
+    if isinstance(exc, RuntimeUnavailable | ValueError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 class RuntimeConnection(QObject):
     state_changed = Signal(str)
     """"connecting", "connected", "restarting", "stopped" or "error: <what happened>"."""
@@ -47,7 +60,10 @@ class RuntimeConnection(QObject):
         self._process: subprocess.Popen[bytes] | None = None
         self._state = "stopped"
         self._connecting: asyncio.Task[ApiClient] | None = None
-        self._checking = False
+        self._checking: asyncio.Task[bool] | None = None
+        self.generation = 0
+        """Counts the runtimes connected to: a new number means another runtime process, whose
+        event numbers may differ from its predecessor's for events that were never saved."""
         self._restartable = True
         self.keep_running = QAction("&Keep runtime running after exit", self)
         self.keep_running.setCheckable(True)
@@ -76,12 +92,26 @@ class RuntimeConnection(QObject):
     # ------------------------------------------------------------------------ connecting
 
     def use(self, url: str, token: str) -> ApiClient:
-        """Talk to a given runtime (a remote one, or a test's); it is never restarted."""
-        self._client = ApiClient(url, token)
+        """Talk to a given runtime (a remote one, or a test's); it is never restarted. The
+        client used before is closed."""
+        previous, self._client = self._client, ApiClient(url, token)
+        if previous is not None:
+            asyncio.ensure_future(previous.aclose()).add_done_callback(_swallow)
         self._restartable = False
+        self.generation += 1
         self._set_state("connected")
         self._health.start()
         return self._client
+
+    def use_local(self) -> None:
+        """Back to the local runtime after `use`: found or started at the next call, and
+        restarted if it dies."""
+        self._health.stop()
+        client, self._client = self._client, None
+        self._restartable = True
+        self._set_state("stopped")
+        if client is not None:
+            asyncio.ensure_future(client.aclose()).add_done_callback(_swallow)
 
     def start(self) -> None:
         """Connect in the background (from synchronous code, with the event loop running)."""
@@ -113,6 +143,7 @@ class RuntimeConnection(QObject):
             self._set_state(f"error: {message}")
             raise RuntimeUnavailable(message) from None
         self._client = client
+        self.generation += 1
         self._set_state("connected")
         self.progress.emit(f"Connected to the runtime at {client.base_url}")
         self._health.start()
@@ -163,35 +194,35 @@ class RuntimeConnection(QObject):
     # -------------------------------------------------------------------------- watching
 
     def _check_soon(self) -> None:
-        if self._checking or self._client is None:
-            return
-        self._checking = True
-        task = asyncio.ensure_future(self.check())
-        task.add_done_callback(_swallow)
+        if self._client is not None and (self._checking is None or self._checking.done()):
+            asyncio.ensure_future(self.check()).add_done_callback(_swallow)
 
     async def check(self) -> bool:
         """Ask the runtime whether it is up; start it again when it died (if it is ours or
-        the local one)."""
+        the local one). Callers at the same time share one check (and one restart)."""
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.ensure_future(self._check())
+        return await asyncio.shield(self._checking)
+
+    async def _check(self) -> bool:
+        if self._client is None:
+            return False
         try:
-            if self._client is None:
-                return False
-            try:
-                await self._client.health()
-                if self._state != "connected":
-                    self._set_state("connected")
-                return True
-            except ApiError as exc:
-                if not self._restartable:
-                    self._set_state(f"error: {exc.message}")
-                    return False
-            self._set_state("restarting")
-            old, self._client = self._client, None
-            await old.aclose()
-            self._stop_process()
-            await self.ensure()
+            await self._client.health()
+            if self._state != "connected":
+                self._set_state("connected")
             return True
-        finally:
-            self._checking = False
+        except ApiError as exc:
+            if not self._restartable:
+                self._set_state(f"error: {exc.message}")
+                return False
+        self._set_state("restarting")
+        self.progress.emit("The runtime stopped answering: starting it again…")
+        old, self._client = self._client, None
+        await old.aclose()
+        self._stop_process()
+        await self.ensure()
+        return True
 
     # -------------------------------------------------------------------------- stopping
 

@@ -6,21 +6,29 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent, QUndoStack
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+)
 
 from engine.flow import FlowLoadError
 from engine.paths import examples_dir
 from studio import editing, export, theme
 from studio.autosave import Autosave, RecoveryBar
 from studio.canvas.scene import FlowScene
-from studio.canvas.view import FlowView
+from studio.canvas.view import FlowView, fits_zoomed_out
 from studio.document import FlowDocument
 from studio.help import ShortcutOverlay
 from studio.panels.inspector import Inspector
 from studio.panels.palette import Palette
 from studio.panels.problems import ProblemsPanel
 from studio.recent import RecentMenu
+from studio.remote import RemoteEntry
 from studio.run_session import RunSession
+from studio.workspaces import WorkspacesEntry
 
 FILE_FILTER = "Aerostudio flows (*.flow.json);;JSON files (*.json)"
 
@@ -32,7 +40,7 @@ class MainWindow(QMainWindow):
         self.undo_stack = QUndoStack(self)
         self.palette = Palette()
         self.problems = ProblemsPanel()
-        self._dock(self.palette, "Nodes", Qt.DockWidgetArea.LeftDockWidgetArea)
+        nodes = self._dock(self.palette, "Nodes", Qt.DockWidgetArea.LeftDockWidgetArea)
         problems = self._dock(self.problems, "Problems", Qt.DockWidgetArea.BottomDockWidgetArea)
         self.inspector = Inspector()
         inspector = self._dock(self.inspector, "Inspector", Qt.DockWidgetArea.RightDockWidgetArea)
@@ -42,15 +50,21 @@ class MainWindow(QMainWindow):
         self.autosave = Autosave(parent=self)
         self._build_menus()
         self.runs = RunSession(self)
+        self.workspaces = WorkspacesEntry(self)
+        self.remote = RemoteEntry(self)
         self.resize(1400, 860)
+        # Each document gets a new canvas inside this one holder: replacing the central widget
+        # itself let the docks take the room and left the new canvas a sliver.
+        self.canvas_holder = QStackedWidget()
+        self.setCentralWidget(self.canvas_holder)
         self.set_document(document or FlowDocument())
         self.recovery = RecoveryBar(self, self.autosave)
         self.addToolBar(self.recovery)
         self.shortcut_overlay = ShortcutOverlay(self)
-        # The canvas gets the room: a short problems list, a fair inspector; then whatever
-        # layout the user left last time.
+        # The canvas gets the room: a short problems list, a palette whose names read in full, a
+        # fair inspector; then whatever layout the user left last time.
         self.resizeDocks([problems], [150], Qt.Orientation.Vertical)
-        self.resizeDocks([inspector], [340], Qt.Orientation.Horizontal)
+        self.resizeDocks([nodes, inspector], [210, 340], Qt.Orientation.Horizontal)
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -79,6 +93,9 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Save &as…", QKeySequence.StandardKey.SaveAs, self.save_as)
         self._action(
             file_menu, "&Export image…", QKeySequence("Ctrl+E"), lambda: export.export_dialog(self)
+        )
+        self._action(
+            file_menu, "&Deploy…", QKeySequence("Ctrl+Shift+D"), lambda: self.remote.open_deploy()
         )
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
@@ -131,13 +148,19 @@ class MainWindow(QMainWindow):
     def set_document(self, document: FlowDocument) -> None:
         self.document = document
         self.undo_stack.clear()
-        self.scene = FlowScene(document, self.undo_stack)
+        zoomed_out = fits_zoomed_out(document.flow, self.canvas_holder.size())
+        self.scene = FlowScene(document, self.undo_stack, low_detail=zoomed_out)
         theme.apply_to_scene(self.scene, self.theme)
         self.view = FlowView(self.scene)
         theme.smooth_grid(self.view)
         self.autosave.track(document)
         self.recent_menu.watch(document)
-        self.setCentralWidget(self.view)
+        old_view = self.canvas_holder.currentWidget()
+        self.canvas_holder.addWidget(self.view)
+        self.canvas_holder.setCurrentWidget(self.view)
+        if old_view is not None:
+            self.canvas_holder.removeWidget(old_view)
+            old_view.deleteLater()
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.inspector.attach(self.scene)
         self.runs.attach(self.scene)
@@ -225,6 +248,8 @@ class MainWindow(QMainWindow):
             self.settings.setValue("window/geometry", self.saveGeometry())
             self.settings.setValue("window/state", self.saveState())
             self.autosave.close()
+            self.workspaces.shutdown()
+            self.remote.shutdown()
             self.runs.shutdown()
             event.accept()
         else:

@@ -131,7 +131,8 @@ class DataInspector(QWidget):
                 item.addChild(self._item(f"[{index}]", child))
         else:
             text = value if isinstance(value, str) else _scalar(value)
-            item.setText(1, text if len(text) < 500 else text[:500] + "…")
+            line = " ".join(text.split())  # one row: a multi-line text would show its first line
+            item.setText(1, line if len(line) < 500 else line[:500] + "…")
             item.setToolTip(1, text[:4000])
         return item
 

@@ -4,7 +4,7 @@ states onto the canvas."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.canvas.run_overlay import STATUS_COLORS, format_duration
+from studio.canvas.run_overlay import STATUS_COLORS
+from studio.run_state import RunState, format_duration
 
 RUN_ROLE = Qt.ItemDataRole.UserRole
 
@@ -46,12 +47,15 @@ class RunHistory(QWidget):
         self.list.itemDoubleClicked.connect(self._opened)
         layout.addWidget(self.list, 1)
 
-    def show_runs(self, runs: Sequence[dict[str, Any]], current: str | None = None) -> None:
+    def show_runs(self, runs: Sequence[Mapping[str, Any]], current: RunState | None = None) -> None:
+        """The runs, newest first; `current` (the run shown) selected."""
         self.list.clear()
         for run in runs:
+            status = str(run["status"])
+            if current is not None and run["run_id"] == current.run_id and current.finished:
+                status = current.status  # the stream can be ahead of the store's row
             started = datetime.datetime.fromtimestamp(float(run["created_at"]))
             duration = (float(run["updated_at"]) - float(run["created_at"])) * 1000
-            status = str(run["status"])
             item = QTreeWidgetItem(
                 [
                     started.strftime("%Y-%m-%d %H:%M:%S"),
@@ -64,7 +68,7 @@ class RunHistory(QWidget):
             item.setForeground(1, STATUS_COLORS.get(status, STATUS_COLORS["queued"]))
             item.setToolTip(3, str(run["run_id"]))
             self.list.addTopLevelItem(item)
-            if run["run_id"] == current:
+            if current is not None and run["run_id"] == current.run_id:
                 self.list.setCurrentItem(item)
         self.note.setText(f"{len(runs)} runs of this flow" if runs else "No runs of this flow yet")
 

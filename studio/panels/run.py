@@ -1,5 +1,6 @@
 """The run panel: the trigger's input (a form made from its `input_schema`, or JSON), the run and
-debug buttons, a status line, and the prompts of a paused run (review, auth code, timer)."""
+debug buttons, running again from a node, a status line, and the prompts of a paused run (review,
+auth code, timer)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -177,6 +179,7 @@ class RunPanel(QWidget):
     step_requested = Signal()
     continue_requested = Signal()
     stop_requested = Signal()
+    run_from_requested = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -204,21 +207,29 @@ class RunPanel(QWidget):
         self.tabs.addTab(self.json_edit, "JSON")
         self.tabs.currentChanged.connect(self._sync_tabs)
         layout.addWidget(self.tabs, 1)
-        buttons = QHBoxLayout()
+        buttons = QGridLayout()  # two rows of three: the dock stays narrow, the canvas wide
         self.run_button = QPushButton("▶ Run")
         self.debug_button = QPushButton("Debug")
         self.step_button = QPushButton("Step")
         self.continue_button = QPushButton("Continue")
         self.stop_button = QPushButton("■ Stop")
-        for button, signal in (
-            (self.run_button, self.run_requested),
-            (self.debug_button, self.debug_requested),
-            (self.step_button, self.step_requested),
-            (self.continue_button, self.continue_requested),
-            (self.stop_button, self.stop_requested),
+        self.run_from_button = QPushButton("Run from node")
+        self.run_from_button.setToolTip(
+            "Run again from the selected node: the nodes before it keep their outputs from the "
+            "run shown (pinned), the rest runs anew"
+        )
+        for index, (button, signal) in enumerate(
+            (
+                (self.run_button, self.run_requested),
+                (self.debug_button, self.debug_requested),
+                (self.run_from_button, self.run_from_requested),
+                (self.step_button, self.step_requested),
+                (self.continue_button, self.continue_requested),
+                (self.stop_button, self.stop_requested),
+            )
         ):
             button.clicked.connect(signal.emit)
-            buttons.addWidget(button)
+            buttons.addWidget(button, index // 3, index % 3)
         layout.addLayout(buttons)
         self.prompt = PromptArea()
         layout.addWidget(self.prompt)
@@ -284,6 +295,7 @@ class RunPanel(QWidget):
     def set_controls(self, *, active: bool, at_breakpoint: bool) -> None:
         self.run_button.setEnabled(not active)
         self.debug_button.setEnabled(not active)
+        self.run_from_button.setEnabled(not active)
         self.step_button.setEnabled(active and at_breakpoint)
         self.continue_button.setEnabled(active and at_breakpoint)
         self.stop_button.setEnabled(active)

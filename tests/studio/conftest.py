@@ -26,6 +26,15 @@ def _isolated_settings(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def studio(qtbot, monkeypatch):
+    """The main window on a small flow with a human review, for the run tests (harness.py)."""
+    from tests.studio.harness import REVIEW, open_window
+
+    monkeypatch.setattr(MainWindow, "confirm_discard", lambda self: True)
+    return open_window(qtbot, FlowDocument(REVIEW))
+
+
+@pytest.fixture
 def window(qtbot, monkeypatch):
     """The main window on an example; closing it at the end never asks about unsaved changes."""
     monkeypatch.setattr(MainWindow, "confirm_discard", lambda self: True)
