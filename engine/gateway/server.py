@@ -32,6 +32,7 @@ from engine.gateway.workspaces import NotFound
 from engine.httpguard import LOCAL_HOSTS, HostCheck
 
 FORBIDDEN = -32003  # an implementation-defined JSON-RPC server error: the role does not allow it
+NOTIFY_TIMEOUT_S = 5.0  # for one session to take a list_changed notification
 
 
 class _GatewayServer(Server[Any]):
@@ -175,8 +176,8 @@ class GatewayApp:
     async def _changed(self, workspace: str) -> None:
         sessions = self._sessions.get(workspace, {})
         for session_id, session in list(sessions.items()):
-            try:
-                await session.send_tool_list_changed()
+            try:  # a client that stopped reading must not hold up whoever changed the tools
+                await asyncio.wait_for(session.send_tool_list_changed(), NOTIFY_TIMEOUT_S)
             except Exception:  # the client has gone
                 sessions.pop(session_id, None)
 

@@ -107,7 +107,9 @@ async def execute(
             "failed", error={"type": "limit", "message": f"settings.timeout_s ({limit:g}) reached"}
         )
     except asyncio.CancelledError:
-        if not handle.task.cancelled():
+        # Only a cancel someone asked for ends the run; a process going down (its tasks all
+        # cancelled at once) leaves the run unfinished, for its recovery to carry on.
+        if not (handle.cancelled and handle.task.cancelled()):
             raise
         result = RunResult("cancelled")
     except Exception as exc:  # a bug must fail the run visibly, never leave it hanging

@@ -292,6 +292,20 @@ async def test_cancel_stops_a_paused_run():
     assert handle.events.history[-1]["type"] == "run_finished"
 
 
+async def test_a_process_going_down_does_not_finish_its_runs():
+    """Shutting down cancels every task at once (as asyncio.run does on exit): the run is left
+    unfinished for its recovery, never recorded as cancelled."""
+    nodes = [trigger(), node("review", "human_review", {"title": "Wait"}), end("done")]
+    waiting = chain(*nodes).model_copy(update={"edges": chain(*nodes).edges[:1]})
+    handle = Runtime().start(waiting, {})
+    await handle.events.wait_for(lambda e: e["type"] == "run_paused")
+    assert handle.runner is not None and handle.task is not None
+    handle.task.cancel()  # the body's cancel lands first; the runner's follows
+    with pytest.raises(asyncio.CancelledError):
+        await handle.runner
+    assert "run_finished" not in [e["type"] for e in handle.events.history]
+
+
 async def test_run_timeout_names_the_limit():
     nodes = [trigger(), node("review", "human_review", {"title": "Wait"})]
     base = chain(*nodes)
