@@ -125,6 +125,7 @@ class ServersTab(WorkspaceTab):
     def __init__(self, tasks: Tasks, status: StatusLine) -> None:
         super().__init__(tasks, status)
         self._filling = False
+        self._asked = 0  # refreshes asked for; only the last one's answer is shown
         layout = QHBoxLayout(self)
         split = QSplitter(Qt.Orientation.Horizontal)
         layout.addWidget(split)
@@ -169,10 +170,12 @@ class ServersTab(WorkspaceTab):
         self.tools.clear()
         if self.workspace is not None:
             slug = self.workspace
-            self.tasks.run(lambda c: c.servers(slug), lambda s: self._show_servers(slug, s))
+            self._asked += 1  # an older answer arriving late must not replace a newer one
+            asked = self._asked
+            self.tasks.run(lambda c: c.servers(slug), lambda s: self._show_servers(asked, s))
 
-    def _show_servers(self, slug: str, servers: list[dict[str, Any]]) -> None:
-        if slug != self.workspace:
+    def _show_servers(self, asked: int, servers: list[dict[str, Any]]) -> None:
+        if asked != self._asked:
             return
         current = selected_key(self.list)
         self._filling = True

@@ -129,14 +129,17 @@ async def create_workspace(qtbot, manager: WorkspaceManager, name: str = "Ops Te
 async def add_server(qtbot, manager: WorkspaceManager, name: str, command: str, env: str = ""):
     tab = manager.servers
     manager.tabs.setCurrentWidget(tab)
-    before = tab.list.topLevelItemCount()
     tab.form.name.setText(name)
     tab.form.command.setText(command)
     tab.form.env.setPlainText(env)
     click(qtbot, tab.form.add_button)
-    await until(lambda: tab.list.topLevelItemCount() > before, f"server {name} in the list")
+
+    def listed():  # the list is refilled whenever the workspace changes: look for the row
+        return tab.list.findItems(name, Qt.MatchFlag.MatchExactly)
+
+    await until(listed, f"server {name} in the list")
     await settled(manager)
-    return tab.list.findItems(name, Qt.MatchFlag.MatchExactly)[0]
+    return (await until(listed, f"server {name} still in the list"))[0]
 
 
 def row_texts(tree, column: int) -> list[str]:
