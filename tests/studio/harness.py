@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
@@ -73,6 +74,9 @@ def drive(scenario: Coroutine[Any, Any, Any]) -> Any:
         # closes DBOS's, and these threads are ours to stop (else the loop has stopped them).
         with contextlib.suppress(RuntimeError):
             workers.shutdown()
+        # Free the closed loop's Qt timers and notifiers now, outside Qt's event dispatch,
+        # rather than whenever a later collection happens to run inside it.
+        gc.collect()
 
 
 async def until(condition: Callable[[], Any], what: str, timeout: float = WAIT_S) -> Any:
