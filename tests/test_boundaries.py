@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import ast
+import gc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _parse(path: Path) -> ast.Module:
+    """The module's syntax tree, with the garbage collector held off meanwhile: on CPython 3.11
+    a finalizer run by a collection inside `ast.parse` (an asyncio task an earlier test left)
+    breaks its recursion check ("AST constructor recursion depth mismatch")."""
+    gc.collect()
+    gc.disable()
+    try:
+        return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    finally:
+        gc.enable()
+
+
 def _imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = _parse(path)
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
