@@ -66,10 +66,12 @@ def drive(scenario: Coroutine[Any, Any, Any]) -> Any:
         loop.set_default_executor(workers)
         return loop
 
+    gc.disable()  # see below: collections happen between scenarios, never inside Qt's dispatch
     try:
         with asyncio.Runner(loop_factory=qt_loop) as runner:
             return runner.run(scenario)
     finally:
+        gc.enable()
         # DBOS replaces a loop's default executor with its own once a run starts; the loop then
         # closes DBOS's, and these threads are ours to stop (else the loop has stopped them).
         with contextlib.suppress(RuntimeError):
