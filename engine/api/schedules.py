@@ -266,10 +266,7 @@ class Scheduler:
         """Apply the saved run retention, and forget old claimed ticks."""
         policy = await asyncio.to_thread(retention.load, self.deployments.engine)
         if policy.limited:
-            forget = partial(retention.forget_workflows, self.runtime._system_url())
-            pruned = await asyncio.to_thread(
-                retention.prune, self.runtime.store, policy, forget=forget
-            )
+            pruned = await asyncio.to_thread(self.runtime.prune, policy)
             if pruned:
                 logger.info("retention: pruned %d finished runs", len(pruned))
         await asyncio.to_thread(self.deployments.prune_ticks, now - TICKS_KEPT_S)

@@ -261,7 +261,6 @@ def _described(policy: Any) -> str:
 
 
 def prune_runs(args: argparse.Namespace) -> int:
-    from functools import partial
 
     from engine.run import retention
     from engine.run.durable import DurableRuntime
@@ -275,8 +274,7 @@ def prune_runs(args: argparse.Namespace) -> int:
             hint="give --keep-days or --keep-runs, or save them with aerostudio runs retention",
         )
     runtime = DurableRuntime(args.db)  # not launched: its runs store and DBOS database only
-    forget = partial(retention.forget_workflows, runtime._system_url())
-    pruned = retention.prune(runtime.store, policy, forget=forget)
+    pruned = runtime.prune(policy)
     if args.json:
         print(json.dumps({"pruned": pruned}))
     else:

@@ -18,8 +18,9 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
 
@@ -43,6 +44,9 @@ from engine.run.runtime import (
 )
 from engine.run.store import RunStore
 from engine.store.db import create_engine
+
+if TYPE_CHECKING:
+    from engine.run.retention import Retention
 
 # Bump the suffix when the interpreter changes how it replays recorded runs.
 APPLICATION_VERSION = f"aerostudio-{__version__}-replay1"
@@ -151,11 +155,21 @@ class DurableRuntime:
         if self.services.children is None:
             self.services.children = self
 
-    def _system_url(self) -> str:
+    @property
+    def system_url(self) -> str:
+        """DBOS's database: a sibling SQLite file, or the same PostgreSQL database."""
         if self.url.startswith("sqlite:///"):
             path = Path(self.url.removeprefix("sqlite:///"))
             return f"sqlite:///{path.with_name(path.stem + '-dbos.sqlite')}"
         return self.url
+
+    def prune(self, policy: Retention) -> list[str]:
+        """Delete the finished runs `policy` does not keep, with their DBOS workflows; returns
+        their ids. Needs no launch: the store and DBOS's database only."""
+        from engine.run import retention
+
+        forget = partial(retention.forget_workflows, self.system_url)
+        return retention.prune(self.store, policy, forget=forget)
 
     def launch(self) -> None:
         """Start DBOS in the running event loop; pending runs of this executor are recovered
@@ -166,7 +180,7 @@ class DurableRuntime:
         _configure_dbos_logging()
         config: DBOSConfig = {
             "name": "aerostudio",
-            "system_database_url": self._system_url(),
+            "system_database_url": self.system_url,
             "application_version": APPLICATION_VERSION,
             "executor_id": self.executor_id,
             "log_level": "ERROR",

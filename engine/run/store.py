@@ -151,14 +151,6 @@ class RunStore:
                 )
             )
 
-    def set_status(self, run_id: str, status: str) -> None:
-        with self.engine.begin() as db:
-            db.execute(
-                runs.update()
-                .where(runs.c.run_id == run_id)
-                .values(status=status, updated_at=time.time())
-            )
-
     def request_cancel(self, run_id: str) -> None:
         with self.engine.begin() as db:
             db.execute(runs.update().where(runs.c.run_id == run_id).values(cancel_requested=True))

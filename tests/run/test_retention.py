@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from functools import partial
 
 import pytest
 from dbos import DBOS
@@ -92,8 +91,7 @@ async def workflow_exists(run_id: str) -> bool:
 
 
 def prune(runtime: DurableRuntime, policy: Retention) -> list[str]:
-    forget = partial(retention.forget_workflows, runtime._system_url())
-    return retention.prune(runtime.store, policy, forget=forget)
+    return runtime.prune(policy)
 
 
 async def test_keep_runs_keeps_each_flow_s_newest_finished_runs_and_every_paused_one(runtime):
