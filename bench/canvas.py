@@ -106,20 +106,28 @@ def _flow(size: int) -> Any:
     return from_document(generate(size))
 
 
-def measure_cold_start() -> dict[str, float]:
+def measure_cold_start(runs: int = 5) -> dict[str, float]:
+    """`python -m engine studio` from spawning to its painted window (not counting its exit).
+
+    As on a user's machine, Python's bytecode caches are written (a sandbox may turn them off
+    with PYTHONDONTWRITEBYTECODE) and one start runs before the measured ones to write them."""
     env = {**os.environ, "AEROSTUDIO_EXIT_AFTER_SHOW": "1"}
-    runs = []
-    for _ in range(3):
-        start = time.perf_counter()
-        subprocess.run(
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    times = []
+    for _ in range(runs + 1):
+        spawned = time.time()
+        out = subprocess.run(
             [sys.executable, "-m", "engine", "studio"],
             cwd=ROOT,
             env=env,
             check=True,
             capture_output=True,
-        )
-        runs.append(_ms(start))
-    return {"cold_start_ms": min(runs)}
+            text=True,
+        ).stdout
+        shown = float(out.rsplit("shown at ", 1)[1])
+        times.append((shown - spawned) * 1000)
+    measured = times[1:]
+    return {"cold_start_ms": statistics.median(measured), "cold_start_min_ms": min(measured)}
 
 
 def _one(kind: str, size: int) -> dict[str, float]:
@@ -149,7 +157,9 @@ def main() -> None:
         zoom = "whole flow in view" if where == "all" else "at 100%"
         label = f"{action} frame, {FRAME_SIZE:,} nodes, {zoom} ({'p95' if p95 else 'median'})"
         rows.append((label, value, "" if p95 else "≤ 16"))
-    rows.append(("cold start to shown window", measure_cold_start()["cold_start_ms"], "≤ 1500"))
+    cold = measure_cold_start()
+    rows.append(("cold start to the painted window (median of 5)", cold["cold_start_ms"], "≤ 1500"))
+    rows.append(("cold start to the painted window (best of 5)", cold["cold_start_min_ms"], ""))
     width = max(len(name) for name, _, _ in rows)
     print(f"{'measure':<{width}} {'ms':>9} {'target':>8}")
     print("-" * (width + 19))

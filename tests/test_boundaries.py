@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import gc
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,3 +75,19 @@ def test_studio_imports_only_the_document_specs_and_its_client():
             if top in {"dbos", "sqlalchemy", "mcp", "anthropic"}:
                 offenders.append(f"{path.relative_to(ROOT)} imports {module}")
     assert offenders == []
+
+
+def test_the_command_line_imports_no_runtime_until_a_command_needs_it():
+    """`aerostudio` builds its parser (every command registers) before opening the studio, so a
+    module-level import of the runtime in any command module costs the studio's start."""
+    script = (
+        "import sys\n"
+        "from engine.cli import build_parser\n"
+        "build_parser()\n"
+        "heavy = ('engine.run', 'engine.api.app', 'engine.gateway', 'dbos', 'sqlalchemy', 'mcp')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith(heavy)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"

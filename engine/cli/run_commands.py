@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 from engine.cli.errors import CliError, UsageError
-from engine.run.events import node_table
 
 
 def register(subparsers: Any) -> None:
@@ -101,6 +100,8 @@ def print_runs(rows: list[dict[str, Any]]) -> None:
 
 
 def show_run(args: argparse.Namespace) -> int:
+    from engine.run.events import node_table
+
     store = _store(args.db)
     run = _run_row(store, args.run_id)
     table = node_table(store.events(args.run_id))
