@@ -72,23 +72,15 @@ class CallLogTab(WorkspaceTab):
             return
         slug, filters = self.workspace, self.chosen()
 
-        async def load(client: ApiClient) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        async def fetch(client: ApiClient) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             usage, calls = await asyncio.gather(
                 client.usage(slug), client.calls(slug, limit=LIMIT, **filters)
             )
             return usage, calls
 
-        self.tasks.run(load, lambda answer: self._show(slug, filters, *answer))
+        self.load(fetch, lambda answer: self._show(*answer))
 
-    def _show(
-        self,
-        slug: str,
-        filters: dict[str, str | None],
-        usage: dict[str, Any],
-        calls: list[dict[str, Any]],
-    ) -> None:
-        if slug != self.workspace or filters != self.chosen():
-            return
+    def _show(self, usage: dict[str, Any], calls: list[dict[str, Any]]) -> None:
         for name in ("tool", "server", "member"):
             box = self.filters[name]
             for line in usage[name]:
@@ -111,5 +103,5 @@ class CallLogTab(WorkspaceTab):
         for column in range(5):
             self.list.resizeColumnToContents(column)
         shown = f"{len(calls)} calls" + (f" (the newest {LIMIT})" if len(calls) >= LIMIT else "")
-        active = [f"{k} {v}" for k, v in filters.items() if v is not None]
+        active = [f"{k} {v}" for k, v in self.chosen().items() if v is not None]
         self.note.setText(shown + (f", where {', '.join(active)}" if active else ""))

@@ -42,11 +42,9 @@ class SecretsTab(WorkspaceTab):
         self.list.clear()
         if self.workspace is not None:
             slug = self.workspace
-            self.tasks.run(lambda c: c.secrets(slug), lambda s: self._show(slug, s))
+            self.load(lambda c: c.secrets(slug), self._show)
 
-    def _show(self, slug: str, secrets: list[dict[str, Any]]) -> None:
-        if slug != self.workspace:
-            return
+    def _show(self, secrets: list[dict[str, Any]]) -> None:
         self.list.clear()
         for secret in secrets:
             texts = [secret["name"], when(secret["created_at"]), when(secret["updated_at"])]

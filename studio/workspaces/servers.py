@@ -125,7 +125,6 @@ class ServersTab(WorkspaceTab):
     def __init__(self, tasks: Tasks, status: StatusLine) -> None:
         super().__init__(tasks, status)
         self._filling = False
-        self._asked = 0  # refreshes asked for; only the last one's answer is shown
         layout = QHBoxLayout(self)
         split = QSplitter(Qt.Orientation.Horizontal)
         layout.addWidget(split)
@@ -170,13 +169,9 @@ class ServersTab(WorkspaceTab):
         self.tools.clear()
         if self.workspace is not None:
             slug = self.workspace
-            self._asked += 1  # an older answer arriving late must not replace a newer one
-            asked = self._asked
-            self.tasks.run(lambda c: c.servers(slug), lambda s: self._show_servers(asked, s))
+            self.load(lambda c: c.servers(slug), self._show_servers)
 
-    def _show_servers(self, asked: int, servers: list[dict[str, Any]]) -> None:
-        if asked != self._asked:
-            return
+    def _show_servers(self, servers: list[dict[str, Any]]) -> None:
         current = selected_key(self.list)
         self._filling = True
         self.list.clear()

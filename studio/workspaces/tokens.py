@@ -105,11 +105,9 @@ class TokensTab(WorkspaceTab):
         self.list.clear()
         if self.workspace is not None:
             slug = self.workspace
-            self.tasks.run(lambda c: c.tokens(slug), lambda t: self._show(slug, t))
+            self.load(lambda c: c.tokens(slug), self._show)
 
-    def _show(self, slug: str, tokens: list[dict[str, Any]]) -> None:
-        if slug != self.workspace:
-            return
+    def _show(self, tokens: list[dict[str, Any]]) -> None:
         self.list.clear()
         for token in tokens:
             texts = [

@@ -94,25 +94,21 @@ class UsageTab(WorkspaceTab):
 
     def refresh(self) -> None:
         if self.workspace is None:
-            self.show_usage(None, {"member": [], "tool": [], "server": []}, [], 0.0)
+            self.show_usage({"member": [], "tool": [], "server": []}, [], 0.0)
             return
         slug, period = self.workspace, PERIODS[self.period.currentText()]
         now = datetime.datetime.now().timestamp()
         since = now - period.seconds
 
-        async def load(client: ApiClient) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        async def fetch(client: ApiClient) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             usage, calls = await asyncio.gather(
                 client.usage(slug, since), client.calls(slug, since=since, limit=CALL_LIMIT)
             )
             return usage, calls
 
-        self.tasks.run(load, lambda answer: self.show_usage(slug, *answer, now))
+        self.load(fetch, lambda answer: self.show_usage(*answer, now))
 
-    def show_usage(
-        self, slug: str | None, usage: dict[str, Any], calls: list[dict[str, Any]], now: float
-    ) -> None:
-        if slug != self.workspace:
-            return
+    def show_usage(self, usage: dict[str, Any], calls: list[dict[str, Any]], now: float) -> None:
         period = PERIODS[self.period.currentText()]
         starts = bucket_starts(period, now)
         ok, failed = count_calls(calls, starts, period.bucket)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
 
-from studio.workspaces.tasks import StatusLine, Tasks
+from studio.workspaces.tasks import StatusLine, Tasks, Work
+
+T = TypeVar("T")
 
 KEY_ROLE = Qt.ItemDataRole.UserRole
 
@@ -50,10 +53,25 @@ class WorkspaceTab(QWidget):
         self.tasks = tasks
         self.status = status
         self.workspace: str | None = None
+        self._asked = 0  # loads asked for: only the latest one's answer is shown
 
     def set_workspace(self, slug: str | None) -> None:
         self.workspace = slug
+        self._asked += 1  # what is on its way is about the workspace shown before
         self.refresh()
 
     def refresh(self) -> None:
         """Load what the tab shows for the current workspace."""
+
+    def load(self, work: Work[T], show: Callable[[T], None]) -> None:
+        """Fetch what the tab shows in the background and show it, unless another load was asked
+        for meanwhile: an older answer arriving late (for another workspace, other filters, or
+        before an edit) must not replace a newer one."""
+        self._asked += 1
+        asked = self._asked
+
+        def answered(value: T) -> None:
+            if asked == self._asked:
+                show(value)
+
+        self.tasks.run(work, answered)

@@ -3,6 +3,7 @@ does), with our echo server as a real stdio MCP server and real editor clients o
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -367,5 +368,35 @@ def test_usage_dashboard_and_call_log_after_some_calls(qtbot, studio, tmp_path):
                 "bo",
                 "cy",
             }
+
+    drive(scenario())
+
+
+def test_a_late_answer_never_replaces_a_newer_one(qtbot, studio, tmp_path):
+    """Loads overlap (a workspace switch, an edit's refresh): whatever was asked for last is what
+    a tab shows, even when an older answer arrives after it."""
+
+    async def scenario() -> None:
+        async with managing(studio, tmp_path) as (manager, _api, _url):
+            tab = manager.secrets
+            gate = asyncio.Event()
+            shown: list[str] = []
+
+            async def slow(_client: ApiClient) -> str:
+                await gate.wait()
+                return "older"
+
+            async def fast(_client: ApiClient) -> str:
+                return "newer"
+
+            tab.load(slow, shown.append)
+            tab.load(fast, shown.append)
+            await until(lambda: shown, "the newer answer")
+            gate.clear()
+            tab.load(slow, shown.append)
+            tab.set_workspace(None)  # the pending answer is about the workspace shown before
+            gate.set()
+            await settled(manager)
+            assert shown == ["newer"]
 
     drive(scenario())
