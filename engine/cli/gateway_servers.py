@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.cli.errors import CliError, UsageError
 from engine.cli.gateway import (
+    add_db,
     add_json,
     add_workspace,
     check_workspace,
@@ -304,6 +306,16 @@ def _register_secret(subparsers: Any) -> None:
     add_workspace(delete)
     delete.set_defaults(handler=delete_secret)
 
+    export = verbs.add_parser(
+        "export-key",
+        help="write the vault's master key to a key file, for servers sharing the database",
+        description="Write the master key (of every workspace's secrets) to a new file of mode "
+        "0600. Give it to each server that shares this database as AEROSTUDIO_MASTER_KEY_FILE.",
+    )
+    export.add_argument("output", type=Path, metavar="FILE", help="the key file to create")
+    add_db(export)
+    export.set_defaults(handler=export_key)
+
 
 def _read_value(name: str) -> str:
     if sys.stdin.isatty():
@@ -340,6 +352,14 @@ def list_secrets(args: argparse.Namespace) -> int:
         return 0
     rows = [[r["name"], when(r["created_at"]), when(r["updated_at"])] for r in records]
     print_table(["NAME", "CREATED", "UPDATED"], rows)
+    return 0
+
+
+def export_key(args: argparse.Namespace) -> int:
+    gateway = open_gateway(args)
+    with gateway_errors(hint="choose a new file name; an existing file is never overwritten"):
+        gateway.vault.export_key(args.output)
+    print(f"wrote the master key to {args.output} (mode 600): keep it as secret as the secrets")
     return 0
 
 

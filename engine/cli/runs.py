@@ -137,13 +137,15 @@ def local_services(folders: Iterable[Path] = (), gateway_url: str | None = None)
     unless `gateway_url`: tools, and its vault for secrets), flows to delegate to from
     `folders`, the data directory's `flows/` and the examples; mail kept in the data
     directory's `outbox/`."""
+    from engine.cli.gateway import gateway_errors
     from engine.gateway import open_gateway
     from engine.paths import data_dir, examples_dir
     from engine.run import Services
     from engine.run.library import FlowLibrary
     from engine.run.mail import Outbox
 
-    gateway = open_gateway(gateway_url)
+    with gateway_errors():
+        gateway = open_gateway(gateway_url)
     library = FlowLibrary([*folders, data_dir() / "flows", examples_dir()])
     return Services(
         tools=gateway,

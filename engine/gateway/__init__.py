@@ -17,11 +17,14 @@ def default_url() -> str:
 
 def open_gateway(url: str | None = None) -> Gateway:
     """The gateway over a database (the data directory's by default), its schema up to date and
-    its vault unlocked with this machine's master key."""
+    its vault unlocked with this machine's master key (MasterKeyError if that is not the key the
+    database's secrets were written with)."""
     from engine.gateway.core import Gateway
     from engine.gateway.vault import Vault, master_key
     from engine.store import create_engine, migrate
 
     engine = create_engine(url or default_url())
     migrate(engine)
-    return Gateway(engine, Vault(engine, master_key(data_dir())))
+    vault = Vault(engine, master_key(data_dir()))
+    vault.check_key()
+    return Gateway(engine, vault)

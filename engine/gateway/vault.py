@@ -2,12 +2,16 @@
 
 Each value has a fresh 96-bit nonce; the workspace and the secret's name are the associated data,
 so a ciphertext moved to another name or workspace does not decrypt. The master key lives in the
-OS keyring, or where there is none, in a key file of mode 0600 in the data directory.
+OS keyring, or where there is none, in a key file of mode 0600 in the data directory. Servers that
+share one database share one key: each is given the same key file (AEROSTUDIO_MASTER_KEY_FILE),
+which `aerostudio secret export-key` writes. The database keeps a check value made with its key,
+so a process holding another key refuses to start instead of failing at its first secret.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 import re
 import time
@@ -18,9 +22,12 @@ import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from engine.store.tables import secrets
+from engine.store.tables import secrets, settings
 
 KEYRING_SERVICE = "aerostudio"
+KEY_FILE_ENV = "AEROSTUDIO_MASTER_KEY_FILE"
+KEY_CHECK = "vault_key_check"
+_KEY_CHECK_TEXT = b"aerostudio master key check"
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 
 
@@ -30,6 +37,10 @@ class SecretNotFound(LookupError):
 
 class VaultCorrupt(RuntimeError):
     """A value does not decrypt: the master key changed or the row was tampered with."""
+
+
+class MasterKeyError(ValueError):
+    """The master key cannot be read, or is not the one the database's secrets were written with."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +53,12 @@ class SecretInfo:
 
 
 def master_key(data_dir: Path, use_keyring: bool = True) -> bytes:
-    """The 256-bit master key: from the OS keyring if one works here, else from (or into) the
+    """The 256-bit master key: from the key file AEROSTUDIO_MASTER_KEY_FILE names if set (servers
+    sharing a database), else from the OS keyring if one works here, else from (or into) the
     key file `<data_dir>/master.key` with mode 0600."""
+    shared = os.environ.get(KEY_FILE_ENV)
+    if shared:
+        return read_key_file(Path(shared))
     account = f"master-key:{data_dir.resolve()}"
     if use_keyring:
         stored = _from_keyring(account)
@@ -58,10 +73,38 @@ def master_key(data_dir: Path, use_keyring: bool = True) -> bytes:
     if use_keyring and _into_keyring(account, key):
         return key
     data_dir.mkdir(parents=True, exist_ok=True)
+    write_key_file(path, key)
+    return key
+
+
+def read_key_file(path: Path) -> bytes:
+    """A key file given to this process: 32 bytes in base64, readable by its owner only."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_bytes().strip()
+    except OSError as exc:
+        raise MasterKeyError(f"{KEY_FILE_ENV}: {path}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise MasterKeyError(
+            f"{KEY_FILE_ENV}: {path} may be read by others (mode {mode & 0o777:o}): chmod 600 it"
+        )
+    try:
+        key = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        key = b""
+    if len(key) != 32:
+        raise MasterKeyError(
+            f"{KEY_FILE_ENV}: {path} is not a master key (32 bytes in base64, as "
+            "`aerostudio secret export-key` writes)"
+        )
+    return key
+
+
+def write_key_file(path: Path, key: bytes) -> None:
+    """Write a key file of mode 0600 (never over an existing file)."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         file.write(base64.b64encode(key) + b"\n")
-    return key
 
 
 def _keyring_usable() -> bool:
@@ -99,7 +142,56 @@ def _into_keyring(account: str, key: bytes) -> bool:
 class Vault:
     def __init__(self, engine: sa.Engine, key: bytes) -> None:
         self.engine = engine
+        self._key = key
         self._aead = AESGCM(key)
+
+    def check_key(self) -> None:
+        """Refuse a master key other than the database's (MasterKeyError). The database keeps a
+        value sealed with its key, written by the first process to start on it; for a database
+        from before the check, that process first tries its key on an existing secret."""
+        stored = self._key_check()
+        if stored is None:
+            with self.engine.connect() as db:
+                sample = db.execute(sa.select(secrets.c.workspace, secrets.c.name).limit(1)).first()
+            if sample is not None:
+                try:
+                    self.get(sample.workspace, sample.name)
+                except VaultCorrupt:
+                    raise self._wrong_key() from None
+            nonce = os.urandom(12)
+            sealed = nonce + self._aead.encrypt(nonce, _KEY_CHECK_TEXT, KEY_CHECK.encode())
+            try:
+                with self.engine.begin() as db:
+                    db.execute(
+                        settings.insert().values(
+                            key=KEY_CHECK, value=base64.b64encode(sealed).decode()
+                        )
+                    )
+            except sa.exc.IntegrityError:  # another process wrote it meanwhile: check against it
+                pass
+            stored = self._key_check()
+        sealed = base64.b64decode(stored or "")
+        try:
+            self._aead.decrypt(sealed[:12], sealed[12:], KEY_CHECK.encode())
+        except (InvalidTag, ValueError):
+            raise self._wrong_key() from None
+
+    def _key_check(self) -> str | None:
+        with self.engine.connect() as db:
+            value = db.execute(sa.select(settings.c.value).where(settings.c.key == KEY_CHECK))
+            return value.scalar()
+
+    @staticmethod
+    def _wrong_key() -> MasterKeyError:
+        return MasterKeyError(
+            "this database's secrets were written with another master key: give every process "
+            f"that shares the database the same key file ({KEY_FILE_ENV}; "
+            "`aerostudio secret export-key` writes one where the key is)"
+        )
+
+    def export_key(self, path: Path) -> None:
+        """Write the master key to a new key file of mode 0600, for other servers."""
+        write_key_file(path, self._key)
 
     @staticmethod
     def _aad(workspace: str, name: str) -> bytes:

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -266,6 +268,56 @@ def test_secret_delete(capsys, acme):
     code, _, err = run(capsys, "secret", "delete", "OLD", "-w", acme)
     assert code == 1
     assert "no secret 'OLD'" in one_line(err)
+
+
+def test_servers_sharing_a_database_share_the_key_a_file_carries(
+    capsys, acme, tmp_path, monkeypatch
+):
+    """Two data directories stand for two machines with their own master keys, on one database:
+    the second refuses to start with its own key, and works with the first one's exported key."""
+    db = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    machine_a, machine_b = tmp_path / "a", tmp_path / "b"
+    monkeypatch.setenv("AEROSTUDIO_HOME", str(machine_a))
+    open_gateway(db).workspaces.create("Acme")
+    open_gateway(db).vault.set("acme", "API_KEY", "s3cr3t-shared")
+
+    monkeypatch.setenv("AEROSTUDIO_HOME", str(machine_b))
+    code, out, err = run(capsys, "secret", "list", "-w", "acme", "--db", db)
+    assert code == 1
+    assert "written with another master key" in one_line(err)
+    assert "AEROSTUDIO_MASTER_KEY_FILE" in err and "s3cr3t" not in out + err
+
+    monkeypatch.setenv("AEROSTUDIO_HOME", str(machine_a))
+    key_file = tmp_path / "shared.key"
+    assert run(capsys, "secret", "export-key", str(key_file), "--db", db)[0] == 0
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    code, _, err = run(capsys, "secret", "export-key", str(key_file), "--db", db)
+    assert code == 1 and "never overwritten" in err
+
+    monkeypatch.setenv("AEROSTUDIO_HOME", str(machine_b))
+    monkeypatch.setenv("AEROSTUDIO_MASTER_KEY_FILE", str(key_file))
+    assert open_gateway(db).vault.get("acme", "API_KEY") == "s3cr3t-shared"
+
+
+@pytest.mark.parametrize(
+    ("content", "mode", "expected"),
+    [
+        (None, 0o600, "No such file"),
+        ("not a key\n", 0o600, "is not a master key"),
+        (base64.b64encode(bytes(32)).decode(), 0o644, "may be read by others (mode 644)"),
+    ],
+)
+def test_a_bad_shared_key_file_is_named(
+    capsys, acme, tmp_path, monkeypatch, content, mode, expected
+):
+    key_file = tmp_path / "given.key"
+    if content is not None:
+        key_file.write_text(content)
+        key_file.chmod(mode)
+    monkeypatch.setenv("AEROSTUDIO_MASTER_KEY_FILE", str(key_file))
+    code, _, err = run(capsys, "secret", "list", "-w", acme)
+    assert code == 1
+    assert f"AEROSTUDIO_MASTER_KEY_FILE: {key_file}" in one_line(err) and expected in err
 
 
 # ----------------------------------------------------------------------------------- tokens

@@ -14,7 +14,14 @@ from engine.gateway.calllog import Call, redact
 from engine.gateway.naming import aggregate, split_resource_uri
 from engine.gateway.tokens import AuthError, RateLimiter
 from engine.gateway.upstream import UpstreamError
-from engine.gateway.vault import SecretNotFound, Vault, VaultCorrupt, master_key
+from engine.gateway.vault import (
+    KEY_CHECK,
+    MasterKeyError,
+    SecretNotFound,
+    Vault,
+    VaultCorrupt,
+    master_key,
+)
 from engine.store import SchemaTooNew, migrate
 from engine.store.migrate import VERSION
 from engine.store.tables import secrets, settings
@@ -57,6 +64,20 @@ def test_the_key_file_is_private_and_a_wrong_key_cannot_read(gateway, tmp_path):
     stranger = Vault(gateway.engine, bytes(32))
     with pytest.raises(VaultCorrupt):
         stranger.get(ws, "TOKEN")
+
+
+def test_a_database_from_before_the_key_check_is_checked_against_its_secrets(gateway):
+    ws = gateway.workspaces.create("older").slug
+    gateway.vault.set(ws, "TOKEN", "abc")
+    with gateway.engine.begin() as db:
+        db.execute(settings.delete().where(settings.c.key == KEY_CHECK))
+    with pytest.raises(MasterKeyError, match="another master key"):
+        Vault(gateway.engine, bytes(32)).check_key()
+    gateway.vault.check_key()  # the right key passes, and leaves the check for the next ones
+    with pytest.raises(MasterKeyError, match="another master key"):
+        Vault(gateway.engine, bytes(32)).check_key()
+    with gateway.engine.connect() as db:
+        assert db.execute(settings.select().where(settings.c.key == KEY_CHECK)).first()
 
 
 def test_aggregated_names_are_safe_short_unique_and_stable():
