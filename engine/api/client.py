@@ -300,6 +300,29 @@ class ApiClient:
     async def deactivate(self, flow_id: str) -> None:
         await self._call("POST", f"/api/deployments/{flow_id}/deactivate")
 
+    # ----------------------------------------------------------------------------- retention
+
+    async def retention(self) -> dict[str, Any]:
+        """`{keep_days, keep_runs}`: how much run data the server keeps (null: no limit)."""
+        result: dict[str, Any] = await self._call("GET", "/api/retention")
+        return result
+
+    async def set_retention(
+        self, keep_days: float | None = None, keep_runs: int | None = None
+    ) -> dict[str, Any]:
+        """Replace the retention (no argument: keep every run); an ApiError 422 names a bad
+        value."""
+        result: dict[str, Any] = await self._call(
+            "PUT", "/api/retention", json={"keep_days": keep_days, "keep_runs": keep_runs}
+        )
+        return result
+
+    async def prune_runs(self) -> dict[str, Any]:
+        """Prune by the retention now: `{pruned, run_ids, keep_days, keep_runs}`; an ApiError
+        409 when none is set."""
+        result: dict[str, Any] = await self._call("POST", "/api/retention/prune")
+        return result
+
     # ------------------------------------------------------------------------ administration
 
     async def workspaces(self) -> list[dict[str, Any]]:

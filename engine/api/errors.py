@@ -4,10 +4,15 @@ person can read, never a traceback."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+
+if TYPE_CHECKING:
+    from engine.flow import Flow
+
+SEQ_MAX = 2**31  # event sequence numbers and versions: past any real one, within any database
 
 
 class ApiError(Exception):
@@ -43,3 +48,13 @@ def whole_number(value: object, name: str, default: int, *, low: int = 0, high: 
     if not low <= number <= high:
         raise ApiError(400, "bad_request", f"{name}: a whole number from {low} to {high}")
     return number
+
+
+def flow_body(body: dict[str, Any]) -> Flow:
+    """The request's `flow` document, or a 422 naming what is wrong with it."""
+    from engine.flow import FlowLoadError, from_document
+
+    try:
+        return from_document(body.get("flow"))
+    except FlowLoadError as exc:
+        raise ApiError(422, "invalid_flow", str(exc)) from None

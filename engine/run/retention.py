@@ -14,6 +14,7 @@ limits given, at once.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ import sqlalchemy as sa
 
 from engine.run.store import FINISHED, RunStore, runs
 from engine.store.tables import settings
+
+MAX_KEEP_RUNS = 2**31 - 1
 
 SETTING = "run_retention"
 
@@ -38,12 +41,14 @@ class Retention:
         days, count = self.keep_days, self.keep_runs
         if days is not None and (isinstance(days, bool) or not isinstance(days, int | float)):
             raise ValueError(f"keep_days: a number of days, not {days!r}")
-        if days is not None and days <= 0:
-            raise ValueError(f"keep_days: a number of days above 0, not {days!r}")
+        if days is not None and not (0 < days < math.inf):  # NaN too: no JSON column keeps it
+            raise ValueError(f"keep_days: a finite number of days above 0, not {days!r}")
         if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
             raise ValueError(f"keep_runs: a whole number of runs, not {count!r}")
         if count is not None and count < 1:
             raise ValueError(f"keep_runs: at least 1 run per flow, not {count!r}")
+        if count is not None and count > MAX_KEEP_RUNS:  # what every database's integers hold
+            raise ValueError(f"keep_runs: at most {MAX_KEEP_RUNS} runs per flow, not {count}")
 
     @property
     def limited(self) -> bool:

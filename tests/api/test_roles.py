@@ -57,6 +57,9 @@ ROLES = {
     ("GET", "/api/workspaces/{slug}/usage"): "viewer",
     ("GET", "/api/workspaces/{slug}/calls"): "viewer",
     ("POST", "/api/workspaces/{slug}/client-config/{editor}"): "viewer",
+    ("GET", "/api/retention"): "viewer",
+    ("PUT", "/api/retention"): "admin",
+    ("POST", "/api/retention/prune"): "admin",
 }
 RANK = {"viewer": 1, "developer": 2, "admin": 3}
 REFUSED = [  # no token, a made-up one, one that is not ours, another scheme

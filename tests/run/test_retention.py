@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 
 import pytest
@@ -151,8 +152,13 @@ def test_the_saved_policy_round_trips_and_bad_values_are_named(tmp_path):
     assert retention.load(engine) == Retention(30, 500)
     retention.save(engine, Retention())
     assert retention.load(engine) == Retention()
-    with pytest.raises(ValueError, match=r"run_retention\.keep_days: a number of days above 0"):
+    with pytest.raises(ValueError, match=r"run_retention\.keep_days: a finite number of days"):
         Retention.from_setting({"keep_days": -1})
+    for days in (math.nan, math.inf):  # NaN fits no JSON column; infinity is no limit at all
+        with pytest.raises(ValueError, match="keep_days: a finite number of days above 0"):
+            Retention(keep_days=days)
+    with pytest.raises(ValueError, match="keep_runs: at most 2147483647 runs per flow"):
+        Retention(keep_runs=2**70)  # no database's integer holds it: every prune would fail
     with pytest.raises(ValueError, match=r"run_retention\.keep_runs: a whole number of runs"):
         Retention.from_setting({"keep_runs": 1.5})
     with pytest.raises(ValueError, match="run_retention: an object with keep_days"):
@@ -179,7 +185,7 @@ async def test_runs_prune_and_retention_commands(runtime, capsys):
     assert main(["runs", "--db", db, "prune"]) == 2
     assert "no retention to apply" in capsys.readouterr().err
     assert main(["runs", "--db", db, "prune", "--keep-days", "0"]) == 2
-    assert "--keep-days: a number of days above 0" in capsys.readouterr().err
+    assert "--keep-days: a finite number of days above 0" in capsys.readouterr().err
 
     assert main(["runs", "--db", db, "retention", "--keep-runs", "2", "--keep-days", "30"]) == 0
     assert (

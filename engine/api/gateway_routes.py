@@ -1,0 +1,324 @@
+"""Routes of the gateway's administration: workspaces, their servers and tools, secrets (write
+only), tokens, the call log and usage, and the entry an editor pastes to reach a workspace."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from engine.api.errors import ApiError, json_body, whole_number
+from engine.api.members import ADMIN, DEVELOPER, VIEWER
+from engine.api.routing import Router
+from engine.gateway.core import Gateway
+
+
+class GatewayRoutes:
+    """As in the gateway: developers manage servers; secrets and tokens are for admins."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def routes(self, route: Router) -> list[Route]:
+        return [
+            route("/api/workspaces", self.list_workspaces, ["GET"], VIEWER),
+            route("/api/workspaces", self.create_workspace, ["POST"], ADMIN),
+            route("/api/workspaces/{slug}/servers", self.list_servers, ["GET"], VIEWER),
+            route("/api/workspaces/{slug}/servers", self.add_server, ["POST"], DEVELOPER),
+            route(
+                "/api/workspaces/{slug}/servers/{name}", self.change_server, ["PATCH"], DEVELOPER
+            ),
+            route(
+                "/api/workspaces/{slug}/servers/{name}", self.remove_server, ["DELETE"], DEVELOPER
+            ),
+            route(
+                "/api/workspaces/{slug}/servers/{name}/tools", self.server_tools, ["GET"], DEVELOPER
+            ),
+            route("/api/workspaces/{slug}/tools", self.list_tools, ["GET"], VIEWER),
+            route("/api/workspaces/{slug}/secrets", self.list_secrets, ["GET"], VIEWER),
+            route("/api/workspaces/{slug}/secrets/{name}", self.set_secret, ["PUT"], ADMIN),
+            route("/api/workspaces/{slug}/secrets/{name}", self.delete_secret, ["DELETE"], ADMIN),
+            route("/api/workspaces/{slug}/tokens", self.list_tokens, ["GET"], ADMIN),
+            route("/api/workspaces/{slug}/tokens", self.create_token, ["POST"], ADMIN),
+            route("/api/workspaces/{slug}/tokens/{token_id}", self.revoke_token, ["DELETE"], ADMIN),
+            route("/api/workspaces/{slug}/usage", self.usage, ["GET"], VIEWER),
+            route("/api/workspaces/{slug}/calls", self.calls, ["GET"], VIEWER),
+            route(
+                "/api/workspaces/{slug}/client-config/{editor}",
+                self.client_config,
+                ["POST"],
+                VIEWER,
+            ),
+        ]
+
+    async def list_workspaces(self, _request: Request) -> Response:
+        """
+        summary: Workspaces
+        """
+        stored = [
+            {"slug": w.slug, "name": w.name, "builtin": False}
+            for w in self.gateway.workspaces.all()
+        ]
+        known = {w["slug"] for w in stored}
+        builtin = [
+            {"slug": slug, "name": slug, "builtin": True}
+            for slug in sorted(self.gateway.builtin)
+            if slug not in known
+        ]
+        return JSONResponse({"workspaces": stored + builtin})
+
+    async def create_workspace(self, request: Request) -> Response:
+        """
+        summary: Create a workspace
+        requestBody:
+          schema: {type: object, required: [name], properties: {name: {type: string}}}
+        """
+        workspace = self.gateway.workspaces.create(str((await json_body(request)).get("name", "")))
+        return JSONResponse({"slug": workspace.slug, "name": workspace.name}, status_code=201)
+
+    async def list_servers(self, request: Request) -> Response:
+        """
+        summary: A workspace's servers (secret references, never values)
+        """
+        slug = request.path_params["slug"]
+        return JSONResponse(
+            {
+                "servers": [
+                    {"name": s.name, "kind": s.kind, "enabled": s.enabled, "config": s.config}
+                    for s in self.gateway.workspaces.servers(slug)
+                ]
+            }
+        )
+
+    async def add_server(self, request: Request) -> Response:
+        """
+        summary: Add a server
+        requestBody:
+          description: "a stdio server (command, args, env, cwd) or a remote one (url,
+            transport, headers); env and header values are strings or {secret: NAME}"
+          schema: {type: object, required: [name, config], properties: {name: {type: string},
+            config: {type: object, properties: {command: {type: string},
+            args: {type: array, items: {type: string}}, env: {type: object},
+            cwd: {type: string}, url: {type: string}, transport: {type: string},
+            headers: {type: object}}}}}
+        """
+        slug = request.path_params["slug"]
+        body = await json_body(request)
+        server = self.gateway.workspaces.add_server(
+            slug, str(body.get("name", "")), body.get("config") or {}
+        )
+        await self.gateway.notify(slug)
+        return JSONResponse({"name": server.name, "kind": server.kind}, status_code=201)
+
+    async def change_server(self, request: Request) -> Response:
+        """
+        summary: Enable or disable a server, or one of its tools
+        requestBody:
+          schema: {type: object, properties: {enabled: {type: boolean, default: true},
+            tool: {type: string}}}
+        """
+        slug, name = request.path_params["slug"], request.path_params["name"]
+        body = await json_body(request)
+        enabled = bool(body.get("enabled", True))
+        if body.get("tool"):
+            self.gateway.workspaces.set_tool_enabled(slug, name, str(body["tool"]), enabled)
+            await self.gateway.notify(slug)
+        else:
+            self.gateway.workspaces.set_enabled(slug, name, enabled)
+            if not enabled:
+                await self.gateway.stop_server(slug, name)
+            else:
+                await self.gateway.notify(slug)
+        return JSONResponse({"name": name, "enabled": enabled})
+
+    async def remove_server(self, request: Request) -> Response:
+        """
+        summary: Remove a server
+        """
+        slug, name = request.path_params["slug"], request.path_params["name"]
+        self.gateway.workspaces.remove_server(slug, name)
+        await self.gateway.stop_server(slug, name)
+        return JSONResponse({"removed": name})
+
+    async def server_tools(self, request: Request) -> Response:
+        """
+        summary: Connect to one server and list its tools (a connection test)
+        description: Every tool the server offers, switched off ones included, with its
+          annotations; 502 with the reason (secret values redacted) when it does not answer.
+        responses:
+          200: {description: "{server, latency_ms, tools: [{name, description, read_only,
+            destructive, enabled}]}"}
+          502: {description: "the server did not start or answer"}
+        """
+        from engine.gateway.calllog import redact
+
+        slug, name = request.path_params["slug"], request.path_params["name"]
+        started = time.perf_counter()
+        try:
+            tools = await (await self.gateway.upstream(slug, name)).list_tools()
+        except LookupError:
+            raise  # no such (enabled) server: a 404
+        except Exception as exc:  # the upstream's failure, whatever it is, is the answer
+            reason = redact(str(exc) or type(exc).__name__, self.gateway.vault.values(slug))
+            raise ApiError(502, "server_unavailable", reason) from None
+        disabled = self.gateway.workspaces.disabled_tools(slug)
+        return JSONResponse(
+            {
+                "server": name,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                "tools": [
+                    {
+                        "name": t.name,
+                        "description": t.description or "",
+                        "read_only": bool(t.annotations and t.annotations.read_only_hint),
+                        "destructive": bool(t.annotations and t.annotations.destructive_hint),
+                        "enabled": (name, t.name) not in disabled,
+                    }
+                    for t in tools
+                ],
+            }
+        )
+
+    async def list_tools(self, request: Request) -> Response:
+        """
+        summary: The workspace's tools (starts its servers), with annotations
+        """
+        tools = await self.gateway.list_tools(request.path_params["slug"])
+        return JSONResponse(
+            {
+                "tools": [
+                    {
+                        "name": t.name,
+                        "server": t.server,
+                        "description": t.description,
+                        "read_only": t.read_only,
+                        "destructive": t.destructive,
+                        "input_schema": t.input_schema,
+                    }
+                    for t in tools
+                ]
+            }
+        )
+
+    async def list_secrets(self, request: Request) -> Response:
+        """
+        summary: Secret names and dates (values are write-only)
+        """
+        entries = self.gateway.vault.entries(request.path_params["slug"])
+        return JSONResponse({"secrets": [e.__dict__ for e in entries]})
+
+    async def set_secret(self, request: Request) -> Response:
+        """
+        summary: Set a secret
+        requestBody:
+          schema: {type: object, required: [value], properties: {value: {type: string}}}
+        """
+        slug, name = request.path_params["slug"], request.path_params["name"]
+        value = (await json_body(request)).get("value")
+        if not isinstance(value, str) or not value:
+            raise ApiError(400, "bad_request", "value: a non-empty string")
+        self.gateway.workspaces.get(slug)
+        self.gateway.vault.set(slug, name, value)
+        return JSONResponse({"name": name, "set": True})
+
+    async def delete_secret(self, request: Request) -> Response:
+        """
+        summary: Delete a secret
+        """
+        self.gateway.vault.delete(request.path_params["slug"], request.path_params["name"])
+        return JSONResponse({"deleted": request.path_params["name"]})
+
+    async def list_tokens(self, request: Request) -> Response:
+        """
+        summary: Tokens (never the tokens themselves)
+        """
+        now = time.time()
+        tokens = self.gateway.tokens.all(request.path_params["slug"])
+        return JSONResponse({"tokens": [{**t.__dict__, "state": t.state(now)} for t in tokens]})
+
+    async def create_token(self, request: Request) -> Response:
+        """
+        summary: Create a token; the answer holds it once
+        requestBody:
+          schema: {type: object, required: [member, role], properties: {member: {type: string},
+            role: {type: string, enum: [admin, developer, viewer]},
+            expires_in_s: {type: number}}}
+        """
+        slug = request.path_params["slug"]
+        self.gateway.workspaces.get(slug)
+        body = await json_body(request)
+        expires = body.get("expires_in_s")
+        info, token = self.gateway.tokens.create(
+            slug,
+            str(body.get("member", "")),
+            str(body.get("role", "")),
+            float(expires) if expires is not None else None,
+        )
+        return JSONResponse({**info.__dict__, "token": token}, status_code=201)
+
+    async def revoke_token(self, request: Request) -> Response:
+        """
+        summary: Revoke a token (connected clients are cut off at their next request)
+        """
+        self.gateway.tokens.revoke(request.path_params["slug"], request.path_params["token_id"])
+        return JSONResponse({"revoked": request.path_params["token_id"]})
+
+    async def usage(self, request: Request) -> Response:
+        """
+        summary: Calls, error rate and latency per member, tool and server
+        parameters:
+          - {name: since, in: query, schema: {type: number}, description: "a Unix time"}
+        """
+        since = request.query_params.get("since")
+        report = self.gateway.log.usage(
+            request.path_params["slug"], float(since) if since else None
+        )
+        return JSONResponse(report)
+
+    async def calls(self, request: Request) -> Response:
+        """
+        summary: The call log, newest first
+        parameters:
+          - {name: tool, in: query, schema: {type: string}}
+          - {name: server, in: query, schema: {type: string}}
+          - {name: member, in: query, schema: {type: string}}
+          - {name: outcome, in: query, schema: {type: string}}
+          - {name: since, in: query, schema: {type: number}}
+          - {name: limit, in: query, schema: {type: integer}}
+        """
+        query = request.query_params
+        entries = self.gateway.log.entries(
+            request.path_params["slug"],
+            since=float(query["since"]) if query.get("since") else None,
+            tool=query.get("tool"),
+            server=query.get("server"),
+            member=query.get("member"),
+            outcome=query.get("outcome"),
+            limit=whole_number(query.get("limit"), "limit", 100, high=1000),
+        )
+        return JSONResponse({"calls": [c.__dict__ for c in entries]})
+
+    async def client_config(self, request: Request) -> Response:
+        """
+        summary: The entry an editor pastes to reach the workspace through this gateway
+        description: For claude, cursor, vscode or windsurf, with the token of the body or a
+          <TOKEN> placeholder; a POST, so that a token travels in a body, never in a URL.
+        requestBody:
+          schema: {type: object, properties: {token: {type: string}}}
+        responses:
+          200: {description: "{editor, url, config, where}: where is the file to paste into"}
+        """
+        from engine.gateway.editors import WHERE_TO_PASTE, client_config
+
+        slug, editor = request.path_params["slug"], request.path_params["editor"]
+        if slug not in self.gateway.builtin:
+            self.gateway.workspaces.get(slug)
+        body = await json_body(request) if await request.body() else {}
+        token = str(body.get("token") or "<TOKEN>")
+        url = f"{str(request.base_url).rstrip('/')}/ws/{slug}/mcp"
+        config = client_config(editor, url, token, slug)
+        return JSONResponse(
+            {"editor": editor, "url": url, "config": config, "where": WHERE_TO_PASTE[editor]}
+        )

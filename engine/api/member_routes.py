@@ -1,0 +1,82 @@
+"""Routes of the server's members: `/api/me`, and giving and revoking members' tokens."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from engine.api.errors import ApiError, json_body
+from engine.api.members import ADMIN, SERVER, VIEWER, Members, caller
+from engine.api.routing import Router
+
+
+class MemberRoutes:
+    """`/api/me` and the administration of the server's members."""
+
+    def __init__(self, members: Members) -> None:
+        self.tokens = members.tokens
+
+    def routes(self, route: Router) -> list[Route]:
+        return [
+            route("/api/me", self.me, ["GET"], VIEWER),
+            route("/api/members", self.list_members, ["GET"], ADMIN),
+            route("/api/members", self.add_member, ["POST"], ADMIN),
+            route("/api/members/{token_id}", self.revoke_member, ["DELETE"], ADMIN),
+        ]
+
+    async def me(self, request: Request) -> Response:
+        """
+        summary: Who the token belongs to, and its role
+        responses:
+          200: {description: "{member, role, token_id}"}
+        """
+        member = caller(request)
+        return JSONResponse(
+            {"member": member.name, "role": member.role, "token_id": member.token_id}
+        )
+
+    async def list_members(self, _request: Request) -> Response:
+        """
+        summary: The server's members' tokens (never the tokens themselves)
+        responses:
+          200: {description: "{members: [{id, member, role, created_at, expires_at, state}]}"}
+        """
+        now = time.time()
+        tokens = self.tokens.all(SERVER)
+        return JSONResponse({"members": [{**t.__dict__, "state": t.state(now)} for t in tokens]})
+
+    async def add_member(self, request: Request) -> Response:
+        """
+        summary: Give someone a token on this server; the answer holds it once
+        requestBody:
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [member, role]
+                properties:
+                  member: {type: string, description: "a name for the person or program"}
+                  role: {type: string, enum: [admin, developer, viewer]}
+                  expires_in_s: {type: number, description: "seconds until it expires"}
+        responses:
+          201: {description: "{id, member, role, created_at, expires_at, token}"}
+        """
+        body = await json_body(request)
+        expires = body.get("expires_in_s")
+        if expires is not None and (not isinstance(expires, int | float) or expires <= 0):
+            raise ApiError(400, "bad_request", "expires_in_s: a positive number of seconds")
+        info, token = self.tokens.create(
+            SERVER, str(body.get("member", "")), str(body.get("role", "")), expires
+        )
+        return JSONResponse({**info.__dict__, "token": token}, status_code=201)
+
+    async def revoke_member(self, request: Request) -> Response:
+        """
+        summary: Revoke a member's token (its next request is refused)
+        """
+        token_id = request.path_params["token_id"]
+        self.tokens.revoke(SERVER, token_id)
+        return JSONResponse({"revoked": token_id})
