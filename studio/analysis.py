@@ -7,8 +7,6 @@ graph is built once per edit, not once for validation and again for the canvas.
 
 from __future__ import annotations
 
-import networkx as nx
-
 from engine.flow import Edge, Flow, Validator
 from engine.flow.validate import Structure
 from engine.nodes import NODE_SPECS, NodeSpec
@@ -35,6 +33,8 @@ class Analyzer:
         after = self.analyze(flow.model_copy(update={"edges": (*flow.edges, edge)}))
         refused = [i.message for i in after.graph.issues if i.edge_id == "candidate"]
         digraph = before.graph.digraph
+        import networkx as nx  # loaded on first use: the studio starts without it
+
         if not refused and nx.has_path(digraph, target, source):
             path = nx.shortest_path(digraph, target, source)
             refused.append("that would form a cycle: " + " → ".join([source, *path]))

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import networkx as nx
-
 from engine.flow import Node
 from engine.nodes import get_spec
 from studio.analysis import Analysis
@@ -28,6 +26,8 @@ def _height(node: Node) -> float:
 
 def _columns(analysis: Analysis) -> dict[str, int]:
     """Each node's generation; strongly connected parts (invalid cycles) share one column."""
+    import networkx as nx  # loaded on first use: the studio starts without it
+
     condensed = nx.condensation(analysis.graph.digraph)
     columns: dict[str, int] = {}
     for depth, generation in enumerate(nx.topological_generations(condensed)):

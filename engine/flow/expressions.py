@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError
 from jinja2 import nodes as jnodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from engine.nodes.spec import NodeSpec, values_at
+from engine.nodes.spec import CheckedValue, NodeSpec
 
 Kind = Literal["template", "expression"]
 _SINGLE = re.compile(r"^\{\{(?P<expr>.*)\}\}$", re.DOTALL)
-_MARKERS = ("{{", "{%", "{#")
 
 # Paths with simple filters (`nodes['ask'].text | default('')`), compared, combined and negated
 # (`input.n > 2 and not vars.done`), are most of what flows contain. A regular subset of Jinja's
@@ -76,12 +74,12 @@ def _environment() -> SandboxedEnvironment:
 ENV = _environment()
 
 
-@dataclass(frozen=True)
-class References:
-    """The `nodes.X` and `vars.X` names a field refers to."""
+class References(NamedTuple):
+    """The `nodes.X` and `vars.X` names a field refers to (a tuple: validating a big flow makes
+    one per field, and a frozen dataclass takes several times longer to make)."""
 
-    nodes: frozenset[str] = field(default_factory=frozenset)
-    vars: frozenset[str] = field(default_factory=frozenset)
+    nodes: frozenset[str] = frozenset()
+    vars: frozenset[str] = frozenset()
     error: bool = False
 
 
@@ -91,7 +89,7 @@ _UNPARSED = References()
 
 def is_template(text: str) -> bool:
     """Whether a string has any Jinja syntax at all (plain text needs no parsing)."""
-    return any(marker in text for marker in _MARKERS)
+    return "{{" in text or "{%" in text or "{#" in text
 
 
 def _syntax_message(exc: TemplateSyntaxError, kind: Kind) -> str:
@@ -264,11 +262,15 @@ def iter_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 def config_strings(spec: NodeSpec, config: Mapping[str, Any]) -> Iterator[tuple[str, Kind, str]]:
     """Every template string and bare expression of a node's raw config: (path, kind, text)."""
-    for pattern, kind in spec.field_kinds.items():
-        for path, value in values_at(config, pattern):
-            if kind == "expression":
-                if isinstance(value, str):
-                    yield path, kind, value
-            else:
-                for string_path, text in iter_strings(value, path):
-                    yield string_path, kind, text
+    return field_strings(spec.checked_values(config))
+
+
+def field_strings(values: Iterable[CheckedValue]) -> Iterator[tuple[str, Kind, str]]:
+    """The template strings and bare expressions among a config's checked values."""
+    for path, checked, value in values:
+        if checked.kind == "expression":
+            if isinstance(value, str):
+                yield path, "expression", value
+        elif checked.kind == "template":
+            for string_path, text in iter_strings(value, path):
+                yield string_path, "template", text

@@ -97,6 +97,22 @@ def walk_fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str,
             yield from walk_fields(sub, f"{path}[]." if is_list else f"{path}.")
 
 
+@dataclass(frozen=True)
+class CheckedField:
+    """A config field validation looks at: a template, an expression or a capped limit, or a
+    model (`is_list`: a list of them) with such fields inside."""
+
+    kind: FieldKind | None
+    cap: float | None
+    is_list: bool
+    fields: CheckedFields
+
+
+CheckedFields = tuple[tuple[str, CheckedField], ...]
+CheckedValue = tuple[str, CheckedField, Any]
+"""A checked field's concrete path in a config (`cases[1].when`), the field, and its value."""
+
+
 HandleFunction = Callable[[Mapping[str, Any]], list[str]]
 ConfigModel = type[NodeConfig]
 
@@ -143,25 +159,16 @@ class NodeSpec:
         return self.scope_outputs is not None
 
     @cached_property
-    def field_kinds(self) -> dict[str, FieldKind]:
-        """Paths of template and expression fields, e.g. `{"prompt": "template"}`."""
-        kinds: dict[str, FieldKind] = {}
-        for path, info in walk_fields(self.config_model):
-            extra = _extra(info)
-            if extra.get("x-expression"):
-                kinds[path] = "expression"
-            elif extra.get("x-template"):
-                kinds[path] = "template"
-        return kinds
+    def checked_fields(self) -> CheckedFields:
+        """The config fields validation looks at (templates, expressions, capped limits), nested
+        as in the config model: made once per type, so a config is walked once, along them."""
+        return _checked_fields(self.config_model)
 
-    @cached_property
-    def caps(self) -> dict[str, float]:
-        """Paths of capped numeric fields and their caps."""
-        return {
-            path: float(_extra(info)["x-cap"])
-            for path, info in walk_fields(self.config_model)
-            if "x-cap" in _extra(info)
-        }
+    def checked_values(self, config: Mapping[str, Any]) -> list[CheckedValue]:
+        """The values of `checked_fields` in a raw config, with concrete paths (`cases[1].when`)."""
+        found: list[CheckedValue] = []
+        _collect(self.checked_fields, config, "", found)
+        return found
 
     @cached_property
     def field_order(self) -> dict[str, int]:
@@ -188,24 +195,41 @@ def names(config: Mapping[str, Any], key: str, attribute: str | None = None) -> 
     return found
 
 
-def values_at(config: Any, pattern: str) -> Iterator[tuple[str, Any]]:
-    """Values at a field pattern such as `cases[].when` in a raw config, with concrete paths."""
-    yield from _values_at(config, pattern.split("."), "")
+def _checked_fields(model: type[BaseModel]) -> CheckedFields:
+    found: list[tuple[str, CheckedField]] = []
+    for name, info in model.model_fields.items():
+        extra = _extra(info)
+        kind: FieldKind | None = (
+            "expression"
+            if extra.get("x-expression")
+            else "template"
+            if extra.get("x-template")
+            else None
+        )
+        cap = float(extra["x-cap"]) if "x-cap" in extra else None
+        sub, is_list = _submodel(info.annotation)
+        inner = _checked_fields(sub) if sub is not None and sub is not SecretRef else ()
+        if kind is not None or cap is not None or inner:
+            found.append((info.alias or name, CheckedField(kind, cap, is_list, inner)))
+    return tuple(found)
 
 
-def _values_at(value: Any, parts: list[str], path: str) -> Iterator[tuple[str, Any]]:
-    if not parts:
-        yield path, value
-        return
-    head, rest = parts[0], parts[1:]
-    is_list = head.endswith("[]")
-    key = head[:-2] if is_list else head
-    if not isinstance(value, Mapping) or key not in value:
-        return
-    item = value[key]
-    item_path = f"{path}.{key}" if path else key
-    if not is_list:
-        yield from _values_at(item, rest, item_path)
-    elif isinstance(item, list):
-        for index, element in enumerate(item):
-            yield from _values_at(element, rest, f"{item_path}[{index}]")
+def _collect(
+    fields: CheckedFields, value: Mapping[str, Any], path: str, found: list[CheckedValue]
+) -> None:
+    for key, checked in fields:
+        if key not in value:
+            continue
+        item = value[key]
+        item_path = f"{path}.{key}" if path else key
+        if checked.kind is not None or checked.cap is not None:
+            found.append((item_path, checked, item))
+        if not checked.fields:
+            continue
+        if not checked.is_list:
+            if isinstance(item, Mapping):
+                _collect(checked.fields, item, item_path, found)
+        elif isinstance(item, list):
+            for index, element in enumerate(item):
+                if isinstance(element, Mapping):
+                    _collect(checked.fields, element, f"{item_path}[{index}]", found)

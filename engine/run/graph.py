@@ -56,7 +56,7 @@ class FlowGraph:
     @cached_property
     def _members(self) -> dict[tuple[str, str], frozenset[str]]:
         return {
-            (owner, handle): scope_members(self.digraph, self.scope_entries(owner, handle))
+            (owner, handle): scope_members(self.digraph.succ, self.scope_entries(owner, handle))
             for owner, handles in self.scope_handles.items()
             for handle in handles
         }

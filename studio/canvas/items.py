@@ -46,11 +46,15 @@ _SMALL_FONT.setPointSizeF(8)
 _HANDLE_HIT_RADIUS = 9.0
 _TEXT_LEFT = 44.0
 _BADGE_SPACE = 20.0
+_FIRST_HANDLE_Y = style.HEADER_HEIGHT + 0.5 * style.HANDLE_ROW
 _LEFT_CENTER = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 _RIGHT_CENTER = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _NO_CONTENTS = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
 _SELECTABLE = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 _MOVABLE = QGraphicsItem.GraphicsItemFlag.ItemIsMovable | _SELECTABLE
+# Combined once: or-ing flag enums is slow in Python, and every item of a big flow needs one.
+_MOVABLE_UNDRAWN = _MOVABLE | _NO_CONTENTS
+_SELECTABLE_UNDRAWN = _SELECTABLE | _NO_CONTENTS
 _CACHED = QGraphicsItem.CacheMode.DeviceCoordinateCache
 _NOT_CACHED = QGraphicsItem.CacheMode.NoCache
 _HEADER = QPainterPath()
@@ -120,10 +124,12 @@ class NodeItem(QGraphicsRectItem):
         low_detail: bool = False,
         colors: style.CanvasColors = style.DARK_COLORS,
     ) -> None:
-        super().__init__()
-        self.node = node
         spec = get_spec(node.type)
-        self.handles = spec.output_handles(node.config) if spec else []
+        handles = spec.output_handles(node.config) if spec else []
+        card = _card(tuple(handles))
+        super().__init__(card.bounds)
+        self.node = node
+        self.handles = handles
         self.has_input = spec.has_input if spec else True
         self.color = (
             style.CATEGORY_COLORS.get(spec.category, style.UNKNOWN_COLOR)
@@ -134,17 +140,16 @@ class NodeItem(QGraphicsRectItem):
         self.issues = issues
         self.edges: list[EdgeItem] = []
         self.scopes: list[ScopeItem] = []
-        card = _card(tuple(self.handles))
         self.height = card.height
         self.colors = colors
         self._body = card.body
         self._handle_y = card.handle_y
-        self.setRect(card.bounds)
         self._texts: tuple[str, str] | None = None
-        self._followed = QPointF(*node.position)
-        self.setPos(self._followed)
+        # Where the node's wires meet it: its position when it last followed a move.
+        self._anchor: tuple[float, float] = node.position
+        self.setPos(*node.position)
         # Opened zoomed out, items start as the overview wants them: no contents, no cache.
-        self.setFlags(_MOVABLE | _NO_CONTENTS if low_detail else _MOVABLE)
+        self.setFlags(_MOVABLE_UNDRAWN if low_detail else _MOVABLE)
         if not low_detail:
             self.set_cached(True)
         self.setZValue(1)
@@ -184,13 +189,20 @@ class NodeItem(QGraphicsRectItem):
         return "\n".join(lines)
 
     def input_port(self) -> QPointF:
-        pos = self.pos()
-        return QPointF(pos.x(), pos.y() + style.HEADER_HEIGHT / 2)
+        return QPointF(*self.input_xy())
 
     def handle_port(self, handle: str) -> QPointF:
-        y = self._handle_y.get(handle, style.HEADER_HEIGHT + 0.5 * style.HANDLE_ROW)
-        pos = self.pos()
-        return QPointF(pos.x() + style.NODE_WIDTH, pos.y() + y)
+        return QPointF(*self.handle_xy(handle))
+
+    def input_xy(self) -> tuple[float, float]:
+        """The input port in scene units, as plain numbers (wires are made of thousands)."""
+        x, y = self._anchor
+        return x, y + style.HEADER_HEIGHT / 2
+
+    def handle_xy(self, handle: str) -> tuple[float, float]:
+        """An output handle's port in scene units, as plain numbers."""
+        x, y = self._anchor
+        return x + style.NODE_WIDTH, y + self._handle_y.get(handle, _FIRST_HANDLE_Y)
 
     def handle_at(self, scene_pos: QPointF) -> str | None:
         """The output handle whose port is under `scene_pos`, if any (where wires start)."""
@@ -204,9 +216,11 @@ class NodeItem(QGraphicsRectItem):
 
     def follow(self) -> bool:
         """After a drag, bring the node's wires and scope regions along; whether it moved."""
-        if self.pos() == self._followed:
+        pos = self.pos()
+        anchor = (pos.x(), pos.y())
+        if anchor == self._anchor:
             return False
-        self._followed = self.pos()
+        self._anchor = anchor
         for edge in self.edges:
             edge.update_path()
         for scope in self.scopes:
@@ -287,9 +301,12 @@ class NodeItem(QGraphicsRectItem):
 
 def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
     """The bezier of an edge (or of a wire being dragged) from a handle to an input."""
-    x1, y1, x2, y2 = start.x(), start.y(), end.x(), end.y()
+    return _bezier(start.x(), start.y(), end.x(), end.y())
+
+
+def _bezier(x1: float, y1: float, x2: float, y2: float) -> QPainterPath:
     bend = max(60.0, abs(x2 - x1) / 2)
-    path = QPainterPath(start)
+    path = QPainterPath(QPointF(x1, y1))
     path.cubicTo(x1 + bend, y1, x2 - bend, y2, x2, y2)
     return path
 
@@ -336,7 +353,7 @@ class EdgeItem(QGraphicsPathItem):
         target.edges.append(self)
         self.colors = colors
         self.setPen(_wire_pen(colors, handle == "error", False))
-        self.setFlags(_SELECTABLE if drawn else _SELECTABLE | _NO_CONTENTS)
+        self.setFlags(_SELECTABLE if drawn else _SELECTABLE_UNDRAWN)
         self._shape: QPainterPath | None = None
         self.update_path()
 
@@ -353,9 +370,10 @@ class EdgeItem(QGraphicsPathItem):
 
     def update_path(self) -> None:
         self._shape = None
-        start, end = self.source.handle_port(self.handle), self.target.input_port()
-        self.line = QLineF(start, end)
-        self.setPath(wire_path(start, end))
+        x1, y1 = self.source.handle_xy(self.handle)
+        x2, y2 = self.target.input_xy()
+        self.line = QLineF(x1, y1, x2, y2)
+        self.setPath(_bezier(x1, y1, x2, y2))
 
     def shape(self) -> QPainterPath:
         """A band around the curve (computed when first hit-tested), not the area it encloses."""
@@ -397,7 +415,7 @@ class Overview:
         for node in nodes:
             rgb = node.color.rgb()
             self.cards.setdefault(rgb, (node.color, []))[1].append(
-                node._body.translated(node.pos())
+                node._body.translated(*node._anchor)
             )
         self.wires = [e.line for e in edges if e.handle != "error"]
         self.error_wires = [e.line for e in edges if e.handle == "error"]

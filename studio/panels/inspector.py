@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import networkx as nx
 from pydantic import ValidationError
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
@@ -33,6 +32,8 @@ def reference_names(document: FlowDocument, node_id: str) -> list[str]:
     analysis = document.analysis
     flow = document.flow
     digraph = analysis.graph.digraph
+    import networkx as nx  # loaded on first use: the studio starts without it
+
     upstream = nx.ancestors(digraph, node_id) if node_id in digraph else set()
     variables: set[str] = set()
     for other_id in upstream:

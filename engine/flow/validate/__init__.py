@@ -5,13 +5,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 
 from engine.flow.model import Flow
 from engine.flow.validate import graph as rules
 from engine.flow.validate.issues import CODES, Issue, error, sort_key
-from engine.flow.validate.node_checks import FactsCache
+from engine.flow.validate.node_checks import FactsCache, NodeFacts
 from engine.flow.validate.tools import ToolCatalog, tool_issues
 from engine.nodes.spec import walk_fields
 
@@ -42,8 +42,27 @@ class Structure:
     """Edges that enter a scope other than through its handle."""
 
 
+def _same_graph(last: Structure, flow: Flow, facts: Mapping[str, NodeFacts]) -> bool:
+    """Whether `flow` has the last flow's edges, nodes and handles: what the graph and the scopes
+    are built from (edges into triggers and error handlers depend on the node types)."""
+    before = last.graph.facts
+    if flow.edges is not last.flow.edges or list(facts) != list(before):
+        return False
+    old_nodes, nodes = last.flow.node_map, flow.node_map
+    for node_id, new in facts.items():
+        old = before[node_id]
+        if old is not new and (
+            old.outputs != new.outputs
+            or old.scope_handles != new.scope_handles
+            or old_nodes[node_id].type != nodes[node_id].type
+        ):
+            return False
+    return True
+
+
 class Validator:
-    """Validates flows; reuses the checks of node objects it has seen before."""
+    """Validates flows; reuses the checks of node objects it has seen before, and the graph of
+    the last flow when an edit leaves its edges and handles as they were."""
 
     def __init__(self) -> None:
         self._cache = FactsCache()
@@ -56,6 +75,10 @@ class Validator:
             return self._last
         facts = {node_id: self._cache.get(node) for node_id, node in flow.node_map.items()}
         self._cache.keep_only(flow.nodes)
+        last = self._last
+        if last is not None and _same_graph(last, flow, facts):
+            # Most edits (moves, labels, config text) leave the graph as it was: keep its work.
+            return replace(last, flow=flow, graph=replace(last.graph, flow=flow, facts=facts))
         graph = rules.build(flow, facts)
         scopes, crossings = rules.scopes(graph) if graph.order is not None else ({}, [])
         return Structure(flow, graph, scopes, tuple(crossings))

@@ -1,22 +1,28 @@
-"""The rules of NODES.md §5 that look at the whole graph, with networkx."""
+"""The rules of NODES.md §5 that look at the whole graph.
+
+Validating an acyclic flow walks plain successor lists; networkx (which takes a noticeable part of
+a second to import, a cost the studio's start should not pay) is loaded for a cycle's report and
+for the editor's questions about paths, through `Graph.digraph`.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import networkx as nx
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from engine.flow.model import Edge, Flow, Node
 from engine.flow.validate.issues import Issue, error, warning
 from engine.flow.validate.node_checks import NodeFacts
 
+if TYPE_CHECKING:
+    import networkx as nx
 
-@dataclass(frozen=True)
-class Link:
-    """A valid edge, as the scope rules see it."""
+
+class Link(NamedTuple):
+    """A valid edge, as the scope rules see it (a tuple: quicker to make than a dataclass)."""
 
     source: str
     target: str
@@ -26,15 +32,30 @@ class Link:
 
 @dataclass
 class Graph:
-    """The flow as a DiGraph of valid edges, plus facts the rules share."""
+    """The flow's valid edges, plus facts the rules share."""
 
     flow: Flow
     facts: Mapping[str, NodeFacts]
-    digraph: nx.DiGraph = field(default_factory=nx.DiGraph)
+    successors: dict[str, list[str]] = field(default_factory=dict)
+    """Each node's successors along valid edges (plain lists: validation walks them itself)."""
     links_in: dict[str, list[Link]] = field(default_factory=dict)
     links_out: dict[str, list[Link]] = field(default_factory=dict)
     order: list[str] | None = None
+    """The nodes in topological order; None while edges form a cycle."""
     issues: list[Issue] = field(default_factory=list)
+
+    @cached_property
+    def digraph(self) -> nx.DiGraph:
+        """The same graph for networkx (cycles, the editor's paths): made when first asked for,
+        as validating an acyclic flow needs none of it."""
+        import networkx as nx
+
+        digraph = nx.DiGraph()
+        digraph.add_nodes_from(self.successors)
+        digraph.add_edges_from(
+            (source, target) for source, targets in self.successors.items() for target in targets
+        )
+        return digraph
 
 
 def duplicate_ids(flow: Flow) -> Iterator[Issue]:
@@ -54,14 +75,14 @@ def duplicate_ids(flow: Flow) -> Iterator[Issue]:
 
 def _edge_issue(graph: Graph, nodes: Mapping[str, Node], edge: Edge) -> Issue | None:
     facts = graph.facts
-    for end, node_id in (("starts", edge.source), ("ends", edge.target)):
-        if node_id not in facts:
-            return error(
-                "edge.unknown_node",
-                f"the edge {end} at '{node_id}', which does not exist",
-                edge_id=edge.id,
-            )
-    source = facts[edge.source]
+    source = facts.get(edge.source)
+    if source is None or edge.target not in facts:
+        end, node_id = ("starts", edge.source) if source is None else ("ends", edge.target)
+        return error(
+            "edge.unknown_node",
+            f"the edge {end} at '{node_id}', which does not exist",
+            edge_id=edge.id,
+        )
     node_type = nodes[edge.target].type
     if node_type in ("trigger", "error_handler"):
         kind = "a trigger" if node_type == "trigger" else "an error handler"
@@ -90,9 +111,8 @@ def _edge_issue(graph: Graph, nodes: Mapping[str, Node], edge: Edge) -> Issue | 
 
 
 def build(flow: Flow, facts: Mapping[str, NodeFacts]) -> Graph:
-    graph = Graph(flow, facts)
+    graph = Graph(flow, facts, successors={node_id: [] for node_id in facts})
     nodes = flow.node_map  # a pydantic property: looked up once, not per edge
-    pairs: list[tuple[str, str]] = []
     seen: set[tuple[str, str, str]] = set()
     for edge in flow.edges:
         issue = _edge_issue(graph, nodes, edge)
@@ -113,20 +133,35 @@ def build(flow: Flow, facts: Mapping[str, NodeFacts]) -> Graph:
         link = Link(edge.source, edge.target, edge.handle, edge.id)
         graph.links_in.setdefault(edge.target, []).append(link)
         graph.links_out.setdefault(edge.source, []).append(link)
-        pairs.append((edge.source, edge.target))
-    graph.digraph.add_nodes_from(facts)
-    graph.digraph.add_edges_from(pairs)
-    try:
-        graph.order = list(nx.topological_sort(graph.digraph))
-    except nx.NetworkXUnfeasible:
-        graph.order = None
+        graph.successors[edge.source].append(edge.target)
+    graph.order = _topological_order(graph.successors)
     return graph
+
+
+def _topological_order(successors: Mapping[str, list[str]]) -> list[str] | None:
+    """The nodes with every edge going forward (Kahn's algorithm), or None if edges form a cycle."""
+    indegree = dict.fromkeys(successors, 0)
+    for targets in successors.values():
+        for target in targets:
+            indegree[target] += 1
+    ready = [node_id for node_id, count in indegree.items() if count == 0]
+    order: list[str] = []
+    while ready:
+        node_id = ready.pop()
+        order.append(node_id)
+        for target in successors[node_id]:
+            indegree[target] -= 1
+            if indegree[target] == 0:
+                ready.append(target)
+    return order if len(order) == len(indegree) else None
 
 
 def cycles(graph: Graph) -> list[Issue]:
     found: list[Issue] = []
     if graph.order is not None:
         return found
+    import networkx as nx
+
     for component in nx.strongly_connected_components(graph.digraph):
         if len(component) > 1:
             cycle = nx.find_cycle(graph.digraph.subgraph(component))
@@ -147,13 +182,9 @@ def reachability(graph: Graph) -> Iterator[Issue]:
     flow = graph.flow
     if not any(n.type == "trigger" for n in flow.nodes):
         yield error("flow.no_trigger", "the flow has no trigger, so nothing can start it")
-    reached: set[str] = set()
-    for start in start_nodes(graph):
-        if start not in reached:
-            reached.add(start)
-            reached |= nx.descendants(graph.digraph, start)
+    started = reached(graph.successors, start_nodes(graph))
     for node_id, facts in graph.facts.items():
-        if node_id not in reached and facts.has_input:
+        if node_id not in started and facts.has_input:
             yield warning(
                 "node.unreachable",
                 f"no trigger reaches '{node_id}'; it never runs",
@@ -161,15 +192,27 @@ def reachability(graph: Graph) -> Iterator[Issue]:
             )
 
 
-def scope_members(digraph: nx.DiGraph, entries: Iterable[str]) -> frozenset[str]:
+def reached(successors: Mapping[str, Iterable[str]], starts: Iterable[str]) -> frozenset[str]:
+    """`starts` and every node they reach, given each node's successors (a networkx graph's
+    `succ` will do; validation's plain lists are walked several times quicker)."""
+    found = set(starts)
+    pending = list(found)
+    while pending:
+        for target in successors[pending.pop()]:
+            if target not in found:
+                found.add(target)
+                pending.append(target)
+    return frozenset(found)
+
+
+def scope_members(
+    successors: Mapping[str, Iterable[str]], entries: Iterable[str]
+) -> frozenset[str]:
     """The members of a scope (NODES.md §3): the nodes its handle enters and all they reach.
 
     The one definition of a scope, shared by validation, the editor and the interpreter.
     """
-    inside = set(entries)
-    for entry in tuple(inside):
-        inside |= nx.descendants(digraph, entry)
-    return frozenset(inside)
+    return reached(successors, entries)
 
 
 def scopes(graph: Graph) -> tuple[dict[str, frozenset[str]], list[Issue]]:
@@ -181,7 +224,7 @@ def scopes(graph: Graph) -> tuple[dict[str, frozenset[str]], list[Issue]]:
             entries = [
                 link.target for link in graph.links_out.get(owner, ()) if link.handle == handle
             ]
-            inside = members[f"{owner}:{handle}"] = scope_members(graph.digraph, entries)
+            inside = members[f"{owner}:{handle}"] = scope_members(graph.successors, entries)
             for member in sorted(inside):
                 for link in graph.links_in.get(member, ()):
                     u, h = link.source, link.handle

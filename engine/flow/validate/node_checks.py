@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from engine.flow.expressions import References, config_strings, references, syntax_error
+from engine.flow.expressions import References, field_strings, references, syntax_error
 from engine.flow.io import json_path
 from engine.flow.model import Node
 from engine.flow.validate.issues import Issue, error
 from engine.nodes import NodeSpec, get_spec
-from engine.nodes.spec import values_at
+from engine.nodes.spec import CheckedValue
 
 
-@dataclass(frozen=True)
-class NodeFacts:
-    """What the graph checks need to know about a node, computed once per node object."""
+class NodeFacts(NamedTuple):
+    """What the graph checks need to know about a node, computed once per node object (a tuple:
+    opening a big flow makes one per node, and a frozen dataclass takes longer to make)."""
 
     issues: tuple[Issue, ...]
     references: tuple[tuple[str, References], ...]
@@ -55,11 +54,9 @@ def _config_issues(node: Node, spec: NodeSpec) -> Iterator[Issue]:
             )
 
 
-def _cap_issues(node: Node, spec: NodeSpec) -> Iterator[Issue]:
+def _cap_issues(node: Node, values: list[CheckedValue]) -> Iterator[Issue]:
     limits: list[tuple[str, Any, float]] = [
-        (path, value, cap)
-        for pattern, cap in spec.caps.items()
-        for path, value in values_at(node.config, pattern)
+        (path, value, checked.cap) for path, checked, value in values if checked.cap is not None
     ]
     if node.timeout_s is not None:
         limits.append(("timeout_s", node.timeout_s, 30 * 86400))
@@ -103,18 +100,20 @@ def node_facts(node: Node) -> NodeFacts:
             "node.unknown_type", f"unknown node type '{node.type}'", node_id=node.id, field="type"
         )
         return NodeFacts((issue,), (), frozenset(), (), (), True)
-    issues = [*_config_issues(node, spec), *_cap_issues(node, spec)]
+    values = spec.checked_values(node.config)
+    issues = [*_config_issues(node, spec), *_cap_issues(node, values)]
     if node.type == "code_block":
         issues.extend(_code_issues(node))
     refs: list[tuple[str, References]] = []
-    for path, kind, text in config_strings(spec, node.config):
-        problem = syntax_error(text, kind)
-        if problem is not None:
-            issues.append(error("expr.syntax", problem, node_id=node.id, field=path))
-            continue
+    for path, kind, text in field_strings(values):
         found = references(text, kind)
         if found.nodes or found.vars:
             refs.append((path, found))
+            continue
+        # A field that does not parse has no references: only these need the syntax check.
+        problem = syntax_error(text, kind)
+        if problem is not None:
+            issues.append(error("expr.syntax", problem, node_id=node.id, field=path))
     variables = spec.variables_set(node.config)
     if node.output_variable:
         variables = [*variables, node.output_variable]
