@@ -4,10 +4,8 @@ as server-sent events (resumable by sequence number), cancel, answer a pause, st
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
@@ -22,44 +20,15 @@ from engine.run.events import node_table
 from engine.run.store import FINISHED
 
 
-def _after(seq: int) -> Callable[[dict[str, Any]], bool]:
-    return lambda event: int(event["seq"]) > seq
-
-
 async def event_stream(runtime: DurableRuntime, run_id: str, after: int) -> AsyncIterator[str]:
-    """A run's events after `after` as server-sent events, until run_finished: from memory for
-    a run of this process, else from the store, polled."""
-    seen = after
-    last_beat = time.monotonic()
-    while True:
-        handle = runtime.handles.get(run_id)
-        ended = False
-        if handle is not None:
-            events = handle.events.history[seen:]
-        else:
-            # The status first: a run's last events are committed with its final status,
-            # so once it reads finished, the events read next include them all.
-            row = await asyncio.to_thread(runtime.store.run, run_id)
-            ended = row is not None and row["status"] in FINISHED
-            events = await asyncio.to_thread(runtime.store.events, run_id, seen)
-        for event in events:
-            if event["seq"] <= seen:
-                continue
-            seen = event["seq"]
-            data = json.dumps(event, default=str)
-            yield f"id: {seen}\nevent: {event['type']}\ndata: {data}\n\n"
-            if event["type"] == "run_finished":
-                return
-        if ended:
-            return
-        if time.monotonic() - last_beat > 15:
-            last_beat = time.monotonic()
+    """A run's events after `after` as server-sent events, until run_finished: only events the
+    store has (a restart renumbers none), and a keep-alive comment after 15 s without one."""
+    async for event in runtime.follow(run_id, after, beat_s=15):
+        if event is None:
             yield ": keep-alive\n\n"
-        if handle is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(handle.events.wait_for(_after(seen)), 15)
         else:
-            await asyncio.sleep(runtime.poll_s)
+            data = json.dumps(event, default=str)
+            yield f"id: {event['seq']}\nevent: {event['type']}\ndata: {data}\n\n"
 
 
 class RunRoutes:

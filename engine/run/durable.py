@@ -11,11 +11,13 @@ the history are not emitted twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import sys
+import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -29,6 +31,7 @@ from engine.flow import Flow, from_document, to_document
 from engine.paths import data_dir
 from engine.run.context import NodeContext, Outcome, Services
 from engine.run.debug import Debugger
+from engine.run.event_writer import EventWriter
 from engine.run.events import Event, EventLog
 from engine.run.graph import FlowGraph
 from engine.run.interpreter import Interpreter
@@ -42,7 +45,7 @@ from engine.run.runtime import (
     execute,
     pick_trigger,
 )
-from engine.run.store import RunStore
+from engine.run.store import FINISHED, RunStore
 from engine.store.db import create_engine
 
 if TYPE_CHECKING:
@@ -151,7 +154,7 @@ class DurableRuntime:
         self._documents: dict[int, tuple[Flow, dict[str, Any]]] = {}
         self._starting: dict[str, Flow] = {}
         self._flushers: dict[str, asyncio.Task[None]] = {}
-        self._buffers: dict[str, list[Event]] = {}
+        self._writers: dict[str, EventWriter] = {}
         if self.services.children is None:
             self.services.children = self
 
@@ -228,8 +231,8 @@ class DurableRuntime:
         flushers, self._flushers = list(self._flushers.values()), {}
         for flusher in flushers:
             await _stop(flusher)
-        for run_id in list(self._buffers):  # events of runs still paused or going
-            await asyncio.to_thread(self.flush, run_id)
+        for writer in list(self._writers.values()):  # events of runs still paused or going
+            await writer.write()
         self.shutdown()
 
     # ---------------------------------------------------------------------------- starting
@@ -370,8 +373,9 @@ class DurableRuntime:
     def _handle(
         self, run_id: str, flow: Flow, history: list[Event], breakpoints: Iterable[str] = ()
     ) -> RunHandle:
-        buffer = self._buffers.setdefault(run_id, [])
-        events = EventLog(run_id, history, sink=buffer.append)
+        writer = EventWriter(self.store, run_id, written=history[-1]["seq"] if history else 0)
+        self._writers[run_id] = writer
+        events = EventLog(run_id, history, sink=writer.add)
         handle = RunHandle(
             run_id,
             flow,
@@ -445,19 +449,15 @@ class DurableRuntime:
             depth=row["options"].get("depth", 0),
             context=row["options"].get("context"),
         )
-        self._flushers[run_id] = asyncio.ensure_future(self._flush_loop(run_id, handle))
+        writer = self._writers[run_id]
+        self._flushers[run_id] = asyncio.ensure_future(self._tend(run_id, handle, writer))
         try:
             result = await execute(interpreter, handle, row["options"]["trigger"], row["input"])
             flusher = self._flushers.pop(run_id, None)  # aclose() may have stopped it already
             if flusher is not None:
                 await _stop(flusher)
-            await asyncio.to_thread(
-                self.store.finish_run,
-                run_id,
-                result.status,
-                result.output,
-                result.error,
-                self._take_batch(run_id),
+            await writer.write(
+                partial(self.store.finish_run, run_id, result.status, result.output, result.error)
             )
         except BaseException as exc:  # whoever waits for the run must hear of it
             flusher = self._flushers.pop(run_id, None)
@@ -468,36 +468,68 @@ class DurableRuntime:
             raise
         # Its events and result are in the store now; whoever asks later reads them there.
         self.handles.pop(run_id, None)
-        self._buffers.pop(run_id, None)
+        self._writers.pop(run_id, None)
         handle.done.set_result(result)
         return result
 
-    def _take_batch(self, run_id: str) -> list[Event]:
-        """The events not yet written (taken on the event loop, where they are appended)."""
-        buffer = self._buffers.get(run_id, [])
-        batch = buffer[:]
-        del buffer[: len(batch)]
-        return batch
-
     def flush(self, run_id: str) -> None:
-        """Write the events still buffered for this run."""
-        self.store.append_events(run_id, self._take_batch(run_id))
+        """Write the events of this run not written yet (on the event loop)."""
+        writer = self._writers.get(run_id)
+        if writer is not None:
+            writer.write_now()
 
-    async def _flush_loop(self, run_id: str, handle: RunHandle) -> None:
-        """Write events in batches, and watch for a cancel asked from another process."""
+    async def _tend(self, run_id: str, handle: RunHandle, writer: EventWriter) -> None:
+        """Write the run's events as they come, and watch for a cancel asked from another
+        process (if either fails, both stop: the run's closing write takes what is left)."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(writer.run())
+            group.create_task(self._watch_cancel(run_id, handle))
+
+    async def _watch_cancel(self, run_id: str, handle: RunHandle) -> None:
         while True:
             await asyncio.sleep(self.poll_s)
-            batch = self._take_batch(run_id)
-            writing = asyncio.ensure_future(
-                asyncio.to_thread(self.store.append_events, run_id, batch)
-            )
-            try:
-                await asyncio.shield(writing)
-            except asyncio.CancelledError:
-                await writing  # a batch taken is a batch written, even when stopped
-                raise
             if await asyncio.to_thread(self.store.cancel_requested, run_id):
                 handle.cancel()
+
+    # --------------------------------------------------------------------------- following
+
+    async def follow(
+        self, run_id: str, after: int = 0, beat_s: float = 15
+    ) -> AsyncIterator[Event | None]:
+        """The run's events after seq `after`, in order, until `run_finished`, and None after
+        `beat_s` without one (time for a keep-alive). Only events the store has: a restart
+        renumbers none of them, so whoever resumes after the last seq seen misses none and sees
+        none twice. A run of this process is read from memory up to what is written; another's
+        from the store, polled."""
+        seen = after
+        quiet_since = time.monotonic()
+        while True:
+            handle, writer = self.handles.get(run_id), self._writers.get(run_id)
+            ended = False
+            if handle is not None and writer is not None:
+                events = handle.events.history[seen : writer.written]
+            else:
+                # The status first: a run's last events are committed with its final status,
+                # so once it reads finished, the events read next include them all.
+                row = await asyncio.to_thread(self.store.run, run_id)
+                ended = row is not None and row["status"] in FINISHED
+                events = await asyncio.to_thread(self.store.events, run_id, seen)
+            for event in events:
+                seen = event["seq"]
+                quiet_since = time.monotonic()
+                yield event
+                if event["type"] == "run_finished":
+                    return
+            if ended:
+                return
+            if time.monotonic() - quiet_since > beat_s:
+                quiet_since = time.monotonic()
+                yield None
+            if writer is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(writer.wait_written(seen), beat_s)
+            else:
+                await asyncio.sleep(self.poll_s)
 
 
 async def _stop(flusher: asyncio.Task[None]) -> None:

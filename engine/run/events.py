@@ -29,7 +29,11 @@ EVENT_TYPES = frozenset(
 
 
 class EventLog:
-    """Numbers a run's events, keeps them (history) and hands each to the subscribers."""
+    """Numbers a run's events, keeps them (history) and hands each to the subscribers.
+
+    In-process only: the history and the subscribers get an event before any store has it, and
+    a restart may give its seq to another. A durable run's stream for anyone else is
+    `DurableRuntime.follow`."""
 
     def __init__(
         self,
