@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import sys
 import time
 from pathlib import Path
 
 import qasync
+import shiboken6
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from studio.document import FlowDocument
 from studio.window import MainWindow
+
+
+class EventLoop(qasync.QEventLoop):
+    """qasync's asyncio loop on Qt's, whose Qt timers end when it closes (on the GUI thread).
+
+    qasync's own close() leaves the Qt timer of every call still pending (an HTTP timeout, a
+    retry's sleep) registered on a parentless QObject, until the closed loop is freed; whoever
+    frees it destroys that QObject. A collection on another thread (a worker's; in the tests,
+    the in-process runtime's, whose DBOS keeps the loop it was launched from) cannot stop those
+    timers, and the next one to fire crashes Qt's event dispatch. Closed on the GUI thread, as
+    a qasync loop is, this one destroys that QObject there."""
+
+    def _add_callback(self, handle: asyncio.Handle, delay: float = 0) -> asyncio.Handle:
+        if self.is_closed():  # never run, as with qasync, but no Qt timer started for it
+            return handle
+        return super()._add_callback(handle, delay)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        super().close()
+        if shiboken6.isValid(self._timer):
+            shiboken6.delete(self._timer)
 
 
 def run(path: Path | None = None) -> int:
@@ -24,7 +47,7 @@ def run(path: Path | None = None) -> int:
     app.setApplicationName("Aerostudio")
     app.setOrganizationName("Aerostudio")
     app.setStyle("Fusion")  # the one style that follows the light and dark palettes everywhere
-    loop = qasync.QEventLoop(app)
+    loop = EventLoop(app)
     asyncio.set_event_loop(loop)
     document = FlowDocument.open(path) if path else None
     window = MainWindow(document)
@@ -36,6 +59,9 @@ def run(path: Path | None = None) -> int:
     else:
         # Find or start the local runtime in the background: runs and history need it.
         QTimer.singleShot(0, window.runs.connection.start)
+        # The editor's path questions (wiring, layout, completion) use networkx; loaded once the
+        # window is up rather than on the first wire drawn.
+        QTimer.singleShot(0, lambda: importlib.import_module("networkx"))
     with loop:
         code = loop.run_forever()
     if app.clipboard().ownsClipboard():

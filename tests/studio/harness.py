@@ -26,6 +26,7 @@ from engine.run import Services
 from engine.run.durable import DurableRuntime
 from engine.run.library import FlowLibrary
 from engine.run.mail import Outbox
+from studio.app import EventLoop
 from studio.document import FlowDocument
 from studio.run_session import RunSession
 from studio.window import MainWindow
@@ -62,7 +63,7 @@ def drive(scenario: Coroutine[Any, Any, Any]) -> Any:
     workers = qasync.QThreadExecutor()
 
     def qt_loop() -> asyncio.AbstractEventLoop:
-        loop = qasync.QEventLoop(QApplication.instance())
+        loop = EventLoop(QApplication.instance())
         loop.set_default_executor(workers)
         return loop
 
@@ -76,8 +77,9 @@ def drive(scenario: Coroutine[Any, Any, Any]) -> Any:
         # closes DBOS's, and these threads are ours to stop (else the loop has stopped them).
         with contextlib.suppress(RuntimeError):
             workers.shutdown()
-        # Free the closed loop's Qt timers and notifiers now, outside Qt's event dispatch,
-        # rather than whenever a later collection happens to run inside it.
+        # The scenario's garbage, freed here on the GUI thread and outside Qt's dispatch. (Not
+        # the closed loop: DBOS keeps it until the next runtime launches; EventLoop.close has
+        # already destroyed its Qt timers.)
         gc.collect()
 
 
