@@ -1,6 +1,8 @@
 """Canvas speed: open and first paint, pan and zoom frames, cold start of the studio; a table.
 
 Each measurement runs in a fresh process (offscreen), so caches of one do not help another.
+A flow opens at its opening view (whole if it reads at that size, else its start at a readable
+zoom); the 1,000-node open is also measured fitted whole, as View > Fit shows it.
 Targets: 1,000 nodes opened and painted in 250 ms or less; 16 ms or less per frame while panning
 and zooming 2,000 nodes; `python -m engine studio` to its first shown window in 1.5 s or less.
 
@@ -46,8 +48,9 @@ def _window() -> Any:
     return app, window
 
 
-def measure_open(size: int) -> dict[str, float]:
-    """Load the file, build the scene, fit it and paint the canvas once."""
+def measure_open(size: int, fitted: bool = False) -> dict[str, float]:
+    """Load the file, build the scene, show its opening view (or, `fitted`, all of it, as
+    View ▸ Fit does) and paint the canvas once."""
     from studio.document import FlowDocument
 
     app, window = _window()
@@ -56,10 +59,18 @@ def measure_open(size: int) -> dict[str, float]:
         path.write_text(json.dumps(generate(size)))
         start = time.perf_counter()
         window.set_document(FlowDocument.open(path))
-        window.view.fit()
+        app.processEvents()  # the new canvas takes its place, with the flow's opening view
+        if fitted:
+            window.view.fit()
         window.view.viewport().grab()
         app.processEvents()
         return {"open_ms": _ms(start)}
+
+
+def measure_opens(kind: str, size: int, runs: int = 5) -> tuple[float, float]:
+    """Median and best of `runs` opens, each in a fresh process."""
+    times = [_one(kind, size)["open_ms"] for _ in range(runs)]
+    return statistics.median(times), min(times)
 
 
 def _frames(app: Any, view: Any, step: Any) -> list[float]:
@@ -143,14 +154,19 @@ def _one(kind: str, size: int) -> dict[str, float]:
 def main() -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if len(sys.argv) == 4 and sys.argv[1] == "--one":
-        measure = measure_open if sys.argv[2] == "open" else measure_frames
-        print(json.dumps(measure(int(sys.argv[3]))))
+        kind, size = sys.argv[2], int(sys.argv[3])
+        if kind == "frames":
+            print(json.dumps(measure_frames(size)))
+        else:
+            print(json.dumps(measure_open(size, fitted=kind == "open-fitted")))
         return
-    rows = [
-        (f"open + first paint, {size:,} nodes", _one("open", size)["open_ms"], "")
-        for size in OPEN_SIZES
-    ]
-    rows[1] = (*rows[1][:2], "≤ 250")
+    rows = []
+    for kind, size in [*(("open", size) for size in OPEN_SIZES), ("open-fitted", 1_000)]:
+        median, best = measure_opens(kind, size)
+        view = "opening view" if kind == "open" else "whole flow fitted"
+        rows.append((f"open + first paint, {size:,} nodes, {view} (median of 5)", median, ""))
+        rows.append((f"open + first paint, {size:,} nodes, {view} (best of 5)", best, ""))
+    rows[2] = (*rows[2][:2], "≤ 250")
     frames = _one("frames", FRAME_SIZE)
     for name, value in frames.items():
         action, where, *p95 = name.split()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent, QUndoStack
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -19,7 +19,7 @@ from engine.paths import examples_dir
 from studio import editing, export, theme
 from studio.autosave import Autosave, RecoveryBar
 from studio.canvas.scene import FlowScene
-from studio.canvas.view import FlowView, fits_zoomed_out
+from studio.canvas.view import FlowView
 from studio.document import FlowDocument
 from studio.help import ShortcutOverlay
 from studio.panels.inspector import Inspector
@@ -148,10 +148,13 @@ class MainWindow(QMainWindow):
     def set_document(self, document: FlowDocument) -> None:
         self.document = document
         self.undo_stack.clear()
-        zoomed_out = fits_zoomed_out(document.flow, self.canvas_holder.size())
-        self.scene = FlowScene(document, self.undo_stack, low_detail=zoomed_out)
+        self.scene = FlowScene(document, self.undo_stack)
         theme.apply_to_scene(self.scene, self.theme)
         self.view = FlowView(self.scene)
+        # The scene goes with its view, on this thread, when a new document replaces both: left
+        # to Python, the old one would wait for a garbage collection, on whatever thread that
+        # runs, and a Qt object destroyed off the GUI thread can crash Qt's event dispatch.
+        self.scene.setParent(self.view)
         theme.smooth_grid(self.view)
         self.autosave.track(document)
         self.recent_menu.watch(document)
@@ -168,7 +171,6 @@ class MainWindow(QMainWindow):
         document.validated.connect(self._show_issues)
         self._refresh_title()
         self._show_issues(document.issues)
-        QTimer.singleShot(0, self.view.fit)
 
     def set_theme(self, chosen: theme.Theme) -> None:
         """View ▸ Theme: applied to the whole application and the canvas, and remembered."""
@@ -238,10 +240,6 @@ class MainWindow(QMainWindow):
             return False
         self.document.save(Path(name))
         return True
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        QTimer.singleShot(0, self.view.fit)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.confirm_discard():

@@ -2,12 +2,13 @@
 
 It is a second view of the same scene (no copy of the items); what it shows is kept as a pixmap,
 drawn again only when the scene's content changes, so that panning the canvas only moves the
-outline. Clicking or dragging in it centres the canvas there.
+outline, and drawn after the canvas has painted, so that opening or editing a big flow shows the
+canvas first. Clicking or dragging in it centres the canvas there.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QRectF, Qt
+from PySide6.QtCore import QRect, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
@@ -32,6 +33,8 @@ class Minimap(QGraphicsView):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self._outline = QRect()
         self._picture: QPixmap | None = None
+        self._stale = True  # the scene changed since the picture was drawn
+        self._drawing = False  # a picture is to be drawn at the next turn of the event loop
         scene = main.scene()
         if isinstance(scene, FlowScene):
             scene.content_changed.connect(self.redraw)
@@ -62,20 +65,28 @@ class Minimap(QGraphicsView):
         self.redraw()
 
     def redraw(self) -> None:
-        """The scene changed: draw it again at the next paint."""
-        self._picture = None
+        """The scene changed: draw it again (meanwhile the old picture stays)."""
+        self._stale = True
         self.viewport().update()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         """The cached picture of the scene, then the outline of what the main view shows."""
         viewport = self.viewport()
-        if self._picture is None or self._picture.size() != viewport.size():
-            self._picture = self._draw_scene()
+        fits = self._picture is not None and self._picture.size() == viewport.size()
+        if (self._stale or not fits) and not self._drawing:
+            self._drawing = True
+            QTimer.singleShot(0, self, self._draw_picture)  # not if the minimap is gone by then
         painter = QPainter(viewport)
-        painter.drawPixmap(0, 0, self._picture)
+        if fits:
+            painter.drawPixmap(0, 0, self._picture)
         painter.setTransform(self.viewportTransform())
         self.drawForeground(painter, QRectF())
         painter.end()
+
+    def _draw_picture(self) -> None:
+        self._drawing = self._stale = False
+        self._picture = self._draw_scene()
+        self.viewport().update()
 
     def _draw_scene(self) -> QPixmap:
         picture = QPixmap(self.viewport().size())

@@ -143,7 +143,8 @@ class FlowScene(QGraphicsScene):
         source: QRectF | QRect | None = None,
         mode: Qt.AspectRatioMode = _Mode.KeepAspectRatio,
     ) -> None:
-        """Draw into `painter` (export, minimap): every item in full unless drawn small."""
+        """Draw into `painter` (export, minimap): every item in full, unless drawn small, where
+        one overview draws them all (as on a zoomed-out canvas)."""
         target, source = QRectF(target or QRectF()), QRectF(source or QRectF())
         scale = painter.worldTransform().m11()
         if not target.isEmpty() and not source.isEmpty():
@@ -153,15 +154,16 @@ class FlowScene(QGraphicsScene):
 
     @contextmanager
     def _detailed(self, detailed: bool) -> Iterator[None]:
-        """Items paint themselves meanwhile, even if the canvas is zoomed out."""
-        switch = detailed and self.low_detail
+        """Items paint themselves meanwhile (or, not `detailed`, the overview draws them),
+        whatever the canvas shows."""
+        switch = detailed == self.low_detail
         if switch:
-            self._draw_items(True)
+            self._draw_items(detailed)
         try:
             yield
         finally:
             if switch:
-                self._draw_items(False)
+                self._draw_items(not detailed)
 
     def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:
         if self._items_drawn:

@@ -31,6 +31,10 @@ LABEL_WIDTH = 150.0
 LOW_DETAIL = 0.45
 """Below this zoom, nodes are drawn as plain coloured cards: text would be unreadable anyway."""
 
+READABLE = 0.7
+"""The least zoom a flow opens at: labels read at it. A flow too big to fit at it opens at its
+start, the rest a pan (or the minimap, or View ▸ Fit) away."""
+
 
 GRID_SIZE = 32
 """Spacing of the canvas grid, in scene units."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QCursor,
     QDragEnterEvent,
@@ -16,7 +16,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsView
 
-from engine.flow import Flow
 from engine.nodes import NODE_SPECS
 from studio import editing
 from studio.analysis import target_types
@@ -28,21 +27,6 @@ from studio.canvas.scene import FlowScene
 
 NODE_MIME = "application/x-aerostudio-node-type"
 _FIT_MARGIN = 40.0
-
-
-def fits_zoomed_out(flow: Flow, canvas: QSize) -> bool:
-    """Whether fitting `flow` into a canvas of this size will zoom out to low detail.
-
-    Estimated from node positions before any item exists, so that a scene can be built the way
-    the first fit shows it (`FlowView.fit` still decides, from the real items).
-    """
-    if not flow.nodes or canvas.isEmpty():
-        return False
-    xs = [node.position[0] for node in flow.nodes]
-    ys = [node.position[1] for node in flow.nodes]
-    width = max(xs) - min(xs) + style.NODE_WIDTH + 2 * _FIT_MARGIN
-    height = max(ys) - min(ys) + style.node_height(1) + 2 * _FIT_MARGIN
-    return min(canvas.width() / width, canvas.height() / height) < style.LOW_DETAIL
 
 
 class FlowView(QGraphicsView):
@@ -60,29 +44,64 @@ class FlowView(QGraphicsView):
         self._quick_add_wire: tuple[str, str] | None = None
         scene.wire_dropped.connect(self._wire_dropped)
         self.minimap = Minimap(self)
+        self._opening = True
+        """Until the user moves the view, it keeps the flow's opening view (`show_start`) as the
+        canvas gets its size: the window lays out, docks settle, the user resizes it."""
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.minimap.place()
+        if self._opening:
+            self.show_start()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         self.zoom(1.15 if event.angleDelta().y() > 0 else 1 / 1.15)
 
     def zoom(self, factor: float) -> None:
+        self._opening = False
         scale = self.transform().m11() * factor
         if 0.1 <= scale <= 4:
             self.scale(factor, factor)
             self._apply_detail()
 
-    def fit(self) -> None:
+    def _flow_rect(self) -> QRectF:
         margin = _FIT_MARGIN
-        rect = self.flow_scene.itemsBoundingRect().adjusted(-margin, -margin, margin, margin)
+        return self.flow_scene.itemsBoundingRect().adjusted(-margin, -margin, margin, margin)
+
+    def fit(self) -> None:
+        """Show the whole flow (View ▸ Fit), never above 120%."""
+        self._opening = False
+        self._fit(self._flow_rect())
+
+    def _fit(self, rect: QRectF) -> None:
         if rect.isValid():
             self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
             if self.transform().m11() > 1.2:
                 self.resetTransform()
                 self.centerOn(rect.center())
             self._apply_detail()
+
+    def show_start(self) -> None:
+        """The view a flow opens with: all of it if it fits at a readable zoom; else, at that
+        zoom, its start: its leftmost card at the left edge, level with its triggers."""
+        rect = self._flow_rect()
+        room = self.viewport().size()
+        nodes = list(self.flow_scene.node_items.values())
+        fits = not rect.isValid() or (
+            min(room.width() / rect.width(), room.height() / rect.height()) >= style.READABLE
+        )
+        if fits or not nodes:
+            self._fit(rect)
+            return
+        self.flow_scene.sceneRect()  # brought up to date now, so that scrolling reaches all of it
+        self.resetTransform()
+        self.scale(style.READABLE, style.READABLE)
+        shown = self.mapToScene(self.viewport().rect()).boundingRect()
+        left = min(n.sceneBoundingRect().left() for n in nodes) - _FIT_MARGIN  # not a wire's bend
+        starts = [n for n in nodes if n.node.type == "trigger"] or nodes
+        level = sum(n.sceneBoundingRect().center().y() for n in starts) / len(starts)
+        self.centerOn(left + shown.width() / 2, level)
+        self._apply_detail()
 
     def _apply_detail(self) -> None:
         """Zoomed out, drop antialiasing and node pixmap caches: cards and wires stay legible."""
@@ -109,6 +128,7 @@ class FlowView(QGraphicsView):
         return False
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        self._opening = False
         if event.key() == Qt.Key.Key_Tab:
             cursor = self.viewport().mapFromGlobal(QCursor.pos())
             if not self.viewport().rect().contains(cursor):
@@ -118,6 +138,7 @@ class FlowView(QGraphicsView):
         super().keyPressEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._opening = False
         self.quick_add.hide()
         super().mousePressEvent(event)
 

@@ -1,5 +1,5 @@
-"""Opening a big flow: its graph is built once, its items as the first fit shows them, and the
-first paint shows the cards and the validation results."""
+"""Opening a flow: its graph is built once; it opens whole if it reads at that size, else at
+its start at a readable zoom; the first paint shows the cards and the validation results."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ import json
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QApplication
 
-from engine.flow import Flow, from_document
 from engine.flow.validate import graph as rules
 from studio.canvas import style
 from studio.canvas.scene import FlowScene
-from studio.canvas.view import fits_zoomed_out
 from studio.document import FlowDocument
 
 
@@ -48,10 +46,6 @@ def _grid_document(count: int) -> dict:
     }
 
 
-def _grid(count: int) -> Flow:
-    return from_document(_grid_document(count))
-
-
 def test_opening_builds_the_flow_graph_once(tmp_path, monkeypatch, qapp):
     """Validation and the canvas (scopes, connection checks, layout) share one graph."""
     built = []
@@ -68,56 +62,48 @@ def test_opening_builds_the_flow_graph_once(tmp_path, monkeypatch, qapp):
     assert built == [document.flow]
 
 
-def test_a_big_flow_opens_zoomed_out_and_paints_its_cards_and_problems(window, tmp_path):
+def test_a_big_flow_opens_readable_at_its_start_and_fits_zoomed_out(window, tmp_path):
     path = tmp_path / "grid.flow.json"
     path.write_text(json.dumps(_grid_document(400)))
     width = window.view.width()
     window.open_path(path)
     QApplication.processEvents()
     assert window.view.width() == width  # the new canvas has the old one's room, not a sliver
-    scene = window.scene
-    # Built as the zoomed-out view draws it, before any fit: no per-item switch afterwards.
-    assert scene.low_detail
-    card = scene.node_items["m0"]
-    assert card.flags() & card.GraphicsItemFlag.ItemHasNoContents
-    assert scene.scope_items["each:body"].childItems() == []  # titles are made when shown
-    window.view.fit()
-    assert window.view.transform().m11() < style.LOW_DETAIL
-    assert scene.low_detail
-    shot = window.view.viewport().grab().toImage()
+    scene, view = window.scene, window.view
+    # Too big to read whole: it opens at a readable zoom, its trigger at the left, labels drawn.
+    assert view.transform().m11() == style.READABLE and not scene.low_detail
     trigger = scene.node_items["start"]
-    at = window.view.mapFromScene(trigger.sceneBoundingRect().center())
-    assert shot.pixelColor(at) == trigger.color
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert shown.contains(trigger.sceneBoundingRect())
+    assert trigger.sceneBoundingRect().left() - shown.left() < 60
     problems = window.problems
     codes = [problems.topLevelItem(i).text(3) for i in range(problems.topLevelItemCount())]
     assert codes == ["expr.unknown_node"]
+    # View ▸ Fit shows all of it as plain cards, painted in their colours.
+    view.fit()
+    assert view.transform().m11() < style.LOW_DETAIL and scene.low_detail
+    card = scene.node_items["m0"]
+    assert card.flags() & card.GraphicsItemFlag.ItemHasNoContents  # the overview draws it
+    shot = view.viewport().grab().toImage()
+    at = view.mapFromScene(trigger.sceneBoundingRect().center())
+    assert shot.pixelColor(at) == trigger.color
     # Zoomed in on the node with the problem, its card shows the error badge.
     bad = scene.node_items["m399"]
-    window.view.zoom(1 / window.view.transform().m11())
+    view.zoom(1 / view.transform().m11())
     assert not scene.low_detail
-    window.view.centerOn(bad)
-    shot = window.view.viewport().grab().toImage()
-    badge = window.view.mapFromScene(bad.mapToScene(style.NODE_WIDTH - 14, 10))
+    view.centerOn(bad)
+    shot = view.viewport().grab().toImage()
+    badge = view.mapFromScene(bad.mapToScene(style.NODE_WIDTH - 14, 10))
     assert shot.pixelColor(badge) == style.ERROR_COLOR
 
 
-def test_a_small_flow_opens_in_full_detail(window, tmp_path):
+def test_a_small_flow_opens_whole(window, tmp_path):
     path = tmp_path / "grid.flow.json"
     path.write_text(json.dumps(_grid_document(0)))
     window.open_path(path)
-    assert not window.scene.low_detail
     assert window.scene.scope_items["each:body"].childItems() != []
-    QApplication.processEvents()  # the new canvas takes its place in the window
-    window.view.fit()
-    assert not window.scene.low_detail
-
-
-def test_the_estimate_before_building_agrees_with_the_fit(window):
-    for count in (0, 40, 400):
-        flow = _grid(count)
-        expected = fits_zoomed_out(flow, window.canvas_holder.size())
-        window.set_document(FlowDocument(flow))
-        assert window.scene.low_detail == expected
-        QApplication.processEvents()
-        window.view.fit()
-        assert window.scene.low_detail == expected, count
+    QApplication.processEvents()  # the new canvas takes its place, and its opening view
+    view = window.view
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert all(shown.contains(i.sceneBoundingRect()) for i in window.scene.node_items.values())
+    assert view.transform().m11() >= style.READABLE and not window.scene.low_detail

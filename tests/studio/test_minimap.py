@@ -32,3 +32,25 @@ def test_clicking_the_minimap_pans_the_canvas_there(scope_window):
     assert visible.contains(target)
     pixel = 1 / minimap.transform().m11()
     assert abs(visible.center().x() - target.x()) < 2 * pixel
+
+
+def test_the_minimap_draws_the_cards_after_the_canvas_and_again_after_an_edit(scope_window, qtbot):
+    """Its picture is drawn at the next turn of the event loop (the canvas paints first), and
+    drawn again when the flow changes."""
+    from studio import editing
+
+    minimap, scene = scope_window.view.minimap, scope_window.scene
+    card = scene.node_items["free"]  # outside any scope's tint
+    at = minimap.mapFromScene(card.sceneBoundingRect().center())
+
+    def shows_card() -> bool:
+        """Something is drawn where the card is: not the colour of the minimap's empty corner."""
+        image = minimap.viewport().grab().toImage()
+        return image.pixelColor(at) != image.pixelColor(1, 1)
+
+    qtbot.waitUntil(shows_card)
+    scene.clearSelection()
+    card.setSelected(True)
+    editing.delete(scene)
+    assert "free" not in scene.node_items
+    qtbot.waitUntil(lambda: not shows_card())

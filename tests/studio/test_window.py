@@ -90,3 +90,19 @@ def test_save_as_round_trips_the_file(window, tmp_path):
     assert not window.document.modified
     assert load(target).node("loop") is not None
     assert window.windowTitle() == "copy.flow.json — Aerostudio"
+
+
+def test_a_replaced_scene_is_destroyed_with_its_view_on_the_gui_thread(window, qtbot):
+    """Left to Python, an old scene waits for a garbage collection, which may run on another
+    thread (DBOS's, an executor's): a Qt object destroyed there crashed Qt's dispatch."""
+    import shiboken6
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from studio.document import FlowDocument
+
+    old_scene, old_view = window.scene, window.view
+    assert old_scene.parent() is old_view
+    window.set_document(FlowDocument())
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert not shiboken6.isValid(old_view) and not shiboken6.isValid(old_scene)
+    assert shiboken6.isValid(window.scene) and window.scene.parent() is window.view
