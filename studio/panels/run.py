@@ -44,6 +44,18 @@ def flat_fields(schema: Any) -> dict[str, str] | None:
     return fields
 
 
+def _input_note(fields: dict[str, str] | None, kind: Any) -> str:
+    """What the Form tab says when it has no fields to show."""
+    if fields is None:
+        return "This trigger's input is not a flat object: edit it as JSON."
+    if kind == "message":
+        return (
+            "A message trigger: talk to the flow in the Chat tab, or give a message as JSON "
+            '({"text": ..., "user_id": ..., "conversation_id": ...}).'
+        )
+    return "This trigger declares no input fields: the run's input is {}, or the JSON you give."
+
+
 class InputForm(QWidget):
     """Editors for a flat object schema: text, number and check fields."""
 
@@ -194,7 +206,7 @@ class RunPanel(QWidget):
         layout.addLayout(top)
         self.tabs = QTabWidget()
         self.form = InputForm()
-        self.form_note = QLabel("This trigger's input is not a flat object: edit it as JSON.")
+        self.form_note = QLabel()
         self.form_note.setWordWrap(True)
         form_page = QWidget()
         form_layout = QVBoxLayout(form_page)
@@ -262,7 +274,9 @@ class RunPanel(QWidget):
         fields = flat_fields(self.schema)
         self.form.build(fields or {}, self.schema)
         self.form.setVisible(bool(fields))
-        self.form_note.setVisible(fields is None)
+        kind = node.config.get("kind") if node else None
+        self.form_note.setText(_input_note(fields, kind))
+        self.form_note.setVisible(not fields)
         if fields is None and self.tabs.currentIndex() == 0:
             self.tabs.setCurrentIndex(1)
 
