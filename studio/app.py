@@ -14,6 +14,7 @@ import shiboken6
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from studio.collector import GuiThreadCollector
 from studio.document import FlowDocument
 from studio.window import MainWindow
 
@@ -47,6 +48,7 @@ def run(path: Path | None = None) -> int:
     app.setApplicationName("Aerostudio")
     app.setOrganizationName("Aerostudio")
     app.setStyle("Fusion")  # the one style that follows the light and dark palettes everywhere
+    GuiThreadCollector(app)
     loop = EventLoop(app)
     asyncio.set_event_loop(loop)
     document = FlowDocument.open(path) if path else None
