@@ -9,7 +9,16 @@ canvas first. Clicking or dragging in it centres the canvas there.
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+    QResizeEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
 from studio.canvas.scene import FlowScene
@@ -51,6 +60,10 @@ class Minimap(QGraphicsView):
         corner = self.main.viewport().geometry().bottomRight()
         self.move(corner.x() - self.width() - _MARGIN, corner.y() - self.height() - _MARGIN)
         self.refit()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.refit()  # its own size known at last (it is laid out after the canvas)
 
     def update_outline(self) -> None:
         """Repaint only around the old and new outline: redrawing every node costs too much."""

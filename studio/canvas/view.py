@@ -27,6 +27,8 @@ from studio.canvas.scene import FlowScene
 
 NODE_MIME = "application/x-aerostudio-node-type"
 _FIT_MARGIN = 40.0
+_ROOM = 800.0
+"""How far past the flow (scene units) the canvas pans: room to work beside it."""
 
 
 class FlowView(QGraphicsView):
@@ -44,6 +46,8 @@ class FlowView(QGraphicsView):
         self._quick_add_wire: tuple[str, str] | None = None
         scene.wire_dropped.connect(self._wire_dropped)
         self.minimap = Minimap(self)
+        scene.sceneRectChanged.connect(self._make_room)
+        self._make_room()
         self._opening = True
         """Until the user moves the view, it keeps the flow's opening view (`show_start`) as the
         canvas gets its size: the window lays out, docks settle, the user resizes it."""
@@ -63,6 +67,10 @@ class FlowView(QGraphicsView):
         if 0.1 <= scale <= 4:
             self.scale(factor, factor)
             self._apply_detail()
+
+    def _make_room(self) -> None:
+        """Scroll as far as the flow reaches and `_ROOM` beyond, not only to its edges."""
+        self.setSceneRect(self.flow_scene.sceneRect().adjusted(-_ROOM, -_ROOM, _ROOM, _ROOM))
 
     def _flow_rect(self) -> QRectF:
         margin = _FIT_MARGIN
@@ -93,7 +101,7 @@ class FlowView(QGraphicsView):
         if fits or not nodes:
             self._fit(rect)
             return
-        self.flow_scene.sceneRect()  # brought up to date now, so that scrolling reaches all of it
+        self._make_room()  # from the scene's rect brought up to date now
         self.resetTransform()
         self.scale(style.READABLE, style.READABLE)
         shown = self.mapToScene(self.viewport().rect()).boundingRect()

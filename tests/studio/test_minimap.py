@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
 
@@ -12,7 +12,9 @@ def test_the_minimap_shows_the_whole_flow_in_the_corner(scope_window):
     assert minimap.isVisible()
     assert minimap.scene() is view.scene()
     shown = minimap.mapToScene(minimap.viewport().rect()).boundingRect()
-    assert shown.contains(view.scene().itemsBoundingRect())
+    flow = view.scene().itemsBoundingRect()
+    assert shown.contains(flow)
+    assert max(flow.width() / shown.width(), flow.height() / shown.height()) > 0.9  # fills it
     corner = view.viewport().geometry().bottomRight()
     assert minimap.geometry().bottom() < corner.y()
     assert minimap.geometry().right() > corner.x() - minimap.width() - 20
@@ -41,12 +43,14 @@ def test_the_minimap_draws_the_cards_after_the_canvas_and_again_after_an_edit(sc
 
     minimap, scene = scope_window.view.minimap, scope_window.scene
     card = scene.node_items["free"]  # outside any scope's tint
-    at = minimap.mapFromScene(card.sceneBoundingRect().center())
+    box = card.sceneBoundingRect()
+    at = minimap.mapFromScene(box.center())
+    beside = minimap.mapFromScene(box.center() + QPointF(0, box.height()))  # empty canvas
 
     def shows_card() -> bool:
-        """Something is drawn where the card is: not the colour of the minimap's empty corner."""
+        """Something is drawn where the card is: not the colour of the canvas just below it."""
         image = minimap.viewport().grab().toImage()
-        return image.pixelColor(at) != image.pixelColor(1, 1)
+        return image.pixelColor(at) != image.pixelColor(beside)
 
     qtbot.waitUntil(shows_card)
     scene.clearSelection()
