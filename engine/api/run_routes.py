@@ -15,6 +15,7 @@ from starlette.routing import Route
 from engine.api.errors import SEQ_MAX, ApiError, flow_body, json_body, whole_number
 from engine.api.members import DEVELOPER, VIEWER
 from engine.api.routing import Router
+from engine.run.debug import DebugRefused
 from engine.run.durable import DurableRuntime
 from engine.run.events import node_table
 from engine.run.store import FINISHED
@@ -32,7 +33,7 @@ async def event_stream(runtime: DurableRuntime, run_id: str, after: int) -> Asyn
 
 
 class RunRoutes:
-    """Runs on one durable runtime; step-debugging reaches the runs of this process only."""
+    """Runs on one durable runtime: any of them, whichever process of the database runs it."""
 
     def __init__(self, runtime: DurableRuntime) -> None:
         self.runtime = runtime
@@ -135,7 +136,7 @@ class RunRoutes:
             self.runtime.flush(run_id)
         row = await asyncio.to_thread(self._run_row, run_id)
         events = await asyncio.to_thread(self.runtime.store.events, run_id)
-        handle = self.runtime.handles.get(run_id)
+        debug = row["debug"] or {}  # written by the process that runs it
         return JSONResponse(
             {
                 "run_id": run_id,
@@ -147,8 +148,8 @@ class RunRoutes:
                 "created_at": row["created_at"],
                 "updated_at": row["updated_at"],
                 "nodes": node_table(events),
-                "breakpoints": sorted(handle.debugger.breakpoints) if handle else [],
-                "waiting": list(handle.debugger.waiting) if handle else [],
+                "breakpoints": debug.get("breakpoints", []),
+                "waiting": debug.get("waiting", []),
                 "last_seq": events[-1]["seq"] if events else 0,
                 "flow": row["flow"],
             }
@@ -207,33 +208,30 @@ class RunRoutes:
 
     async def debug_run(self, request: Request) -> Response:
         """
-        summary: Step-debug a run of this runtime
+        summary: Step-debug a run
+        description: Applied at once by the process that runs the run (200, with its debug
+          state); asked of another process, stored for the run's process, which applies the
+          commands in order within its poll interval (202, queued).
         requestBody:
           schema: {type: object, required: [action], properties: {action: {type: string,
             enum: [pause, step, continue, set_breakpoint, clear_breakpoint]},
             node_id: {type: string}}}
+        responses:
+          200: {description: "{breakpoints, waiting}"}
+          202: {description: "{run_id, queued: true}"}
+          400: {description: "an unknown action, or a node the run's flow does not have"}
+          404: {description: "no such run"}
+          409: {description: "the run is finished"}
         """
         run_id = request.path_params["run_id"]
-        handle = self.runtime.handles.get(run_id)
-        if handle is None:
-            raise ApiError(409, "not_here", f"run {run_id} is not running in this runtime")
         body = await json_body(request)
-        action, node_id = body.get("action"), body.get("node_id")
-        debugger = handle.debugger
-        if action in ("set_breakpoint", "clear_breakpoint"):
-            if not node_id or node_id not in handle.flow.node_map:
-                raise ApiError(400, "bad_request", f"no node '{node_id}' in this run's flow")
-            (debugger.set_breakpoint if action == "set_breakpoint" else debugger.clear_breakpoint)(
-                node_id
-            )
-        elif action == "pause":
-            debugger.pause()
-        elif action == "step":
-            debugger.step()
-        elif action == "continue":
-            debugger.resume()
-        else:
-            raise ApiError(400, "bad_request", f"unknown action '{action}'")
-        return JSONResponse(
-            {"breakpoints": sorted(debugger.breakpoints), "waiting": list(debugger.waiting)}
-        )
+        action, node = str(body.get("action")), body.get("node_id")
+        node_id = None if node is None else str(node)
+        try:
+            debugger = await self.runtime.debug(run_id, action, node_id)
+        except DebugRefused as exc:
+            status = {"not_found": 404, "finished": 409}.get(exc.reason, 400)
+            raise ApiError(status, exc.reason, str(exc)) from None
+        if debugger is None:
+            return JSONResponse({"run_id": run_id, "queued": True}, status_code=202)
+        return JSONResponse(debugger.state())

@@ -11,11 +11,7 @@ the history are not emitted twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
-import logging
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -29,11 +25,11 @@ from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
 from engine import __version__
 from engine.flow import Flow, from_document, to_document
 from engine.paths import data_dir
+from engine.run import rerun, watch
 from engine.run.context import NodeContext, Outcome, Services
-from engine.run.debug import Debugger
-from engine.run.event_writer import EventWriter
+from engine.run.dbos_logging import configure_dbos_logging
+from engine.run.debug import Debugger, check_command
 from engine.run.events import Event, EventLog
-from engine.run.graph import FlowGraph
 from engine.run.interpreter import Interpreter
 from engine.run.locks import RuntimeBusy, RuntimeLock
 from engine.run.recorder import StoreRecorder
@@ -45,7 +41,7 @@ from engine.run.runtime import (
     execute,
     pick_trigger,
 )
-from engine.run.store import FINISHED, RunStore
+from engine.run.store import RunStore
 from engine.store.db import create_engine
 
 if TYPE_CHECKING:
@@ -70,30 +66,6 @@ async def run_workflow(run_id: str) -> str:
         raise RuntimeError("no Aerostudio runtime is launched in this process")
     result = await _active.execute(run_id)
     return result.status
-
-
-class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever `sys.stderr` is when a record is emitted (DBOS's own handler keeps the
-    stream it saw first, which breaks when the process swaps its streams)."""
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
-
-
-def _configure_dbos_logging() -> None:
-    """Only DBOS's errors reach the console; installed before DBOS adds a handler of its own."""
-    dbos_logger = logging.getLogger("dbos")
-    if not dbos_logger.handlers:
-        handler = _CurrentStderr()
-        handler.setFormatter(logging.Formatter("dbos: %(message)s"))
-        dbos_logger.addHandler(handler)
-        dbos_logger.propagate = False
-    dbos_logger.setLevel(logging.ERROR)
 
 
 def default_url() -> str:
@@ -153,8 +125,7 @@ class DurableRuntime:
         self.checked = CheckedFlows()
         self._documents: dict[int, tuple[Flow, dict[str, Any]]] = {}
         self._starting: dict[str, Flow] = {}
-        self._flushers: dict[str, asyncio.Task[None]] = {}
-        self._writers: dict[str, EventWriter] = {}
+        self.watches = watch.Watches(self.store, poll_s)
         if self.services.children is None:
             self.services.children = self
 
@@ -180,7 +151,7 @@ class DurableRuntime:
         global _active
         self.lock.acquire()
         _active = self
-        _configure_dbos_logging()
+        configure_dbos_logging()
         config: DBOSConfig = {
             "name": "aerostudio",
             "system_database_url": self.system_url,
@@ -207,8 +178,7 @@ class DurableRuntime:
 
     def shutdown(self) -> None:
         global _active
-        for flusher in self._flushers.values():
-            flusher.cancel()
+        self.watches.cancel()
         DBOS.destroy(destroy_registry=False)
         _active = None
         self.store.engine.dispose()
@@ -228,11 +198,7 @@ class DurableRuntime:
             self.services.llm = None
         if self.services.tools is not None:
             await self.services.tools.aclose()
-        flushers, self._flushers = list(self._flushers.values()), {}
-        for flusher in flushers:
-            await _stop(flusher)
-        for writer in list(self._writers.values()):  # events of runs still paused or going
-            await writer.write()
+        await self.watches.close()
         self.shutdown()
 
     # ---------------------------------------------------------------------------- starting
@@ -371,44 +337,29 @@ class DurableRuntime:
         return cached[1]
 
     def _handle(
-        self, run_id: str, flow: Flow, history: list[Event], breakpoints: Iterable[str] = ()
+        self,
+        run_id: str,
+        flow: Flow,
+        history: list[Event],
+        breakpoints: Iterable[str] = (),
+        debug: dict[str, Any] | None = None,
     ) -> RunHandle:
-        writer = EventWriter(self.store, run_id, written=history[-1]["seq"] if history else 0)
-        self._writers[run_id] = writer
-        events = EventLog(run_id, history, sink=writer.add)
+        """`debug`: the debug state the run's row has (after a restart, the last process's,
+        which this one's replaces as it starts to watch the run)."""
+        events = EventLog(run_id, history, sink=self.watches.writer(run_id, history).add)
         handle = RunHandle(
             run_id,
             flow,
             events,
-            Debugger(breakpoints),
+            watch.SharedDebugger(self.store, run_id, breakpoints, written=debug),
             StoreRecorder(self.store, run_id, self.poll_s),
         )
         self.handles[run_id] = handle
         return handle
 
     def pins_from_run(self, earlier: str, flow: Flow, node_id: str) -> dict[str, Outcome]:
-        """To run again from `node_id`: the outcomes of an earlier run's nodes, except that node
-        and everything after it (they run anew)."""
-        if node_id not in flow.node_map:
-            raise LookupError(f"flow '{flow.id}' has no node '{node_id}'")
-        rerun = FlowGraph(flow).reachable_from(node_id)
-        records = self.store.records(earlier)
-        pins: dict[str, Outcome] = {}
-        for event in self.store.events(earlier):
-            key = event.get("key")
-            if event["type"] != "node_finished" or key != event["node_id"] or key in rerun:
-                continue
-            node = flow.node_map.get(key)
-            if node is None:
-                continue
-            record = records.get(key)
-            variables = (
-                record.variables
-                if record
-                else (event["output"] if node.config.get("action") == "set_variables" else {})
-            )
-            pins[key] = Outcome(event["handle"], event["output"], variables)
-        return pins
+        """To run again from `node_id`: the outcomes of an earlier run's nodes before it."""
+        return rerun.pins_from_run(self.store, earlier, flow, node_id)
 
     def post(self, run_id: str, message: dict[str, Any], node_id: str | None = None) -> None:
         """Answer a paused run, whichever process is running it."""
@@ -419,6 +370,18 @@ class DurableRuntime:
         handle = self.handles.get(run_id)
         if handle is not None:
             handle.cancel()
+
+    async def debug(self, run_id: str, action: str, node_id: str | None = None) -> Debugger | None:
+        """Step-debug a run, whichever process runs it: a run of this process takes the command
+        at once (its debugger is returned); another's is stored, and its process applies it
+        within its poll interval (None). Raises DebugRefused."""
+        handle = self.handles.get(run_id)
+        if handle is None:
+            await watch.ask_debug(self.store, run_id, action, node_id)
+            return None
+        check_command(action, node_id, handle.flow.node_map)
+        await handle.debugger.command(action, node_id)
+        return handle.debugger
 
     # --------------------------------------------------------------------------- executing
 
@@ -431,7 +394,7 @@ class DurableRuntime:
         handle = self.handles.get(run_id)
         if handle is None:
             history = await asyncio.to_thread(self.store.events, run_id)
-            handle = self._handle(run_id, flow, history)
+            handle = self._handle(run_id, flow, history, debug=row["debug"])
         if row["cancel_requested"]:  # cancelled while it waited in the queue
             handle.cancel()
         pinned = {
@@ -449,90 +412,28 @@ class DurableRuntime:
             depth=row["options"].get("depth", 0),
             context=row["options"].get("context"),
         )
-        writer = self._writers[run_id]
-        self._flushers[run_id] = asyncio.ensure_future(self._tend(run_id, handle, writer))
+        self.watches.start(run_id, handle)
         try:
             result = await execute(interpreter, handle, row["options"]["trigger"], row["input"])
-            flusher = self._flushers.pop(run_id, None)  # aclose() may have stopped it already
-            if flusher is not None:
-                await _stop(flusher)
-            await writer.write(
-                partial(self.store.finish_run, run_id, result.status, result.output, result.error)
-            )
+            await self.watches.finish(run_id, result)
         except BaseException as exc:  # whoever waits for the run must hear of it
-            flusher = self._flushers.pop(run_id, None)
-            if flusher is not None:
-                flusher.cancel()
+            self.watches.abandon(run_id)
             if not handle.done.done():
                 handle.done.set_exception(exc)
             raise
         # Its events and result are in the store now; whoever asks later reads them there.
         self.handles.pop(run_id, None)
-        self._writers.pop(run_id, None)
+        self.watches.forget(run_id)
         handle.done.set_result(result)
         return result
 
     def flush(self, run_id: str) -> None:
         """Write the events of this run not written yet (on the event loop)."""
-        writer = self._writers.get(run_id)
-        if writer is not None:
-            writer.write_now()
+        self.watches.flush(run_id)
 
-    async def _tend(self, run_id: str, handle: RunHandle, writer: EventWriter) -> None:
-        """Write the run's events as they come, and watch for a cancel asked from another
-        process (if either fails, both stop: the run's closing write takes what is left)."""
-        async with asyncio.TaskGroup() as group:
-            group.create_task(writer.run())
-            group.create_task(self._watch_cancel(run_id, handle))
-
-    async def _watch_cancel(self, run_id: str, handle: RunHandle) -> None:
-        while True:
-            await asyncio.sleep(self.poll_s)
-            if await asyncio.to_thread(self.store.cancel_requested, run_id):
-                handle.cancel()
-
-    # --------------------------------------------------------------------------- following
-
-    async def follow(
+    def follow(
         self, run_id: str, after: int = 0, beat_s: float = 15
     ) -> AsyncIterator[Event | None]:
-        """The run's events after seq `after`, in order, until `run_finished`, and None after
-        `beat_s` without one (time for a keep-alive). Only events the store has: a restart
-        renumbers none of them, so whoever resumes after the last seq seen misses none and sees
-        none twice. A run of this process is read from memory up to what is written; another's
-        from the store, polled."""
-        seen = after
-        quiet_since = time.monotonic()
-        while True:
-            handle, writer = self.handles.get(run_id), self._writers.get(run_id)
-            ended = False
-            if handle is not None and writer is not None:
-                events = handle.events.history[seen : writer.written]
-            else:
-                # The status first: a run's last events are committed with its final status,
-                # so once it reads finished, the events read next include them all.
-                row = await asyncio.to_thread(self.store.run, run_id)
-                ended = row is not None and row["status"] in FINISHED
-                events = await asyncio.to_thread(self.store.events, run_id, seen)
-            for event in events:
-                seen = event["seq"]
-                quiet_since = time.monotonic()
-                yield event
-                if event["type"] == "run_finished":
-                    return
-            if ended:
-                return
-            if time.monotonic() - quiet_since > beat_s:
-                quiet_since = time.monotonic()
-                yield None
-            if writer is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(writer.wait_written(seen), beat_s)
-            else:
-                await asyncio.sleep(self.poll_s)
-
-
-async def _stop(flusher: asyncio.Task[None]) -> None:
-    """Stop an event flusher, letting a batch it is writing land first."""
-    flusher.cancel()
-    await asyncio.gather(flusher, return_exceptions=True)
+        """The run's events after seq `after` until `run_finished`, whichever process runs it
+        (see `Watches.follow`)."""
+        return self.watches.follow(self.handles, run_id, after, beat_s)

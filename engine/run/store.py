@@ -1,4 +1,5 @@
-"""Durable run data on SQLAlchemy Core: runs, node records, events, messages to paused runs.
+"""Durable run data on SQLAlchemy Core: runs, node records, events, messages to paused runs,
+debug commands for a run's process.
 
 A node record is committed once per (run, key) — the unique key means two executors can never
 both commit the same node — and a replay reuses it instead of running the node again.
@@ -33,6 +34,8 @@ runs = sa.Table(
     sa.Column("output", sa.Text),
     sa.Column("error", sa.Text),
     sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False),
+    # The breakpoints and waiting nodes of a running run, as its process last wrote them (JSON).
+    sa.Column("debug", sa.Text),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
@@ -67,6 +70,30 @@ messages = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("taken_by", sa.String(512)),
 )
+# Step-debug commands asked on a process that does not run the run, for the one that does.
+debug_commands = sa.Table(
+    "aero_run_debug_commands",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), nullable=False, index=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("node_id", sa.String(64)),
+)
+
+
+@dataclass(frozen=True)
+class DebugCommand:
+    id: int
+    action: str
+    node_id: str | None
+
+
+@dataclass(frozen=True)
+class Requests:
+    """What was asked of a run from any process and not yet applied by the one running it."""
+
+    cancel: bool
+    debug: list[DebugCommand]
 
 
 @dataclass(frozen=True)
@@ -82,11 +109,24 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
+def _add_new_columns(db: sa.Connection) -> None:
+    """Upgrade a database made by an older Aerostudio: add the columns its tables lack (columns
+    added later are nullable, so existing rows need no value)."""
+    inspector = sa.inspect(db)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                ddl = sa.schema.CreateColumn(column).compile(dialect=db.dialect)
+                db.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+
+
 class RunStore:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        with exclusive(engine, "aerostudio.runs.schema"):
-            metadata.create_all(engine)
+        with exclusive(engine, "aerostudio.runs.schema"), engine.begin() as db:
+            metadata.create_all(db)
+            _add_new_columns(db)
 
     # --------------------------------------------------------------------------------- runs
 
@@ -115,7 +155,7 @@ class RunStore:
         if row is None:
             return None
         run = dict(row)
-        for column in ("flow", "input", "options", "output", "error"):
+        for column in ("flow", "input", "options", "output", "error", "debug"):
             run[column] = json.loads(run[column]) if run[column] is not None else None
         return run
 
@@ -147,6 +187,7 @@ class RunStore:
                     status=status,
                     output=_dumps(output),
                     error=_dumps(error) if error else None,
+                    debug=None,
                     updated_at=time.time(),
                 )
             )
@@ -155,13 +196,45 @@ class RunStore:
         with self.engine.begin() as db:
             db.execute(runs.update().where(runs.c.run_id == run_id).values(cancel_requested=True))
 
-    def cancel_requested(self, run_id: str) -> bool:
-        with self.engine.connect() as db:
-            return bool(
-                db.execute(
-                    sa.select(runs.c.cancel_requested).where(runs.c.run_id == run_id)
-                ).scalar()
+    def post_debug(self, run_id: str, action: str, node_id: str | None) -> None:
+        """Store a debug command for the process running the run (it applies them in order)."""
+        with self.engine.begin() as db:
+            db.execute(
+                debug_commands.insert().values(run_id=run_id, action=action, node_id=node_id)
             )
+
+    def requests(self, run_id: str) -> Requests:
+        """The cancel and the debug commands asked for the run, in one query (its process asks
+        several times a second, mostly for nothing)."""
+        query = (
+            sa.select(
+                runs.c.cancel_requested,
+                debug_commands.c.id,
+                debug_commands.c.action,
+                debug_commands.c.node_id,
+            )
+            .select_from(runs.outerjoin(debug_commands, debug_commands.c.run_id == runs.c.run_id))
+            .where(runs.c.run_id == run_id)
+            .order_by(debug_commands.c.id)
+        )
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
+        return Requests(
+            cancel=any(row.cancel_requested for row in rows),
+            debug=[DebugCommand(r.id, r.action, r.node_id) for r in rows if r.id is not None],
+        )
+
+    def publish_debug(self, run_id: str, state: dict[str, Any], taken: int = 0) -> None:
+        """Write the run's debug state for every process to read, and drop the debug commands
+        up to `taken` (applied) in the same transaction."""
+        with self.engine.begin() as db:
+            db.execute(runs.update().where(runs.c.run_id == run_id).values(debug=_dumps(state)))
+            if taken:
+                db.execute(
+                    debug_commands.delete().where(
+                        debug_commands.c.run_id == run_id, debug_commands.c.id <= taken
+                    )
+                )
 
     def delete_runs(self, run_ids: Sequence[str]) -> None:
         """Delete runs with their events, node records and messages (in batches: databases
@@ -169,7 +242,7 @@ class RunStore:
         for start in range(0, len(run_ids), 500):
             batch = list(run_ids[start : start + 500])
             with self.engine.begin() as db:
-                for table in (events, records, messages, runs):
+                for table in (events, records, messages, debug_commands, runs):
                     db.execute(table.delete().where(table.c.run_id.in_(batch)))
 
     # ------------------------------------------------------------------------------ records

@@ -13,6 +13,7 @@ test checks that too.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import queue
@@ -34,7 +35,7 @@ import sqlalchemy as sa
 
 from engine.run.store import RunStore
 from engine.store.db import create_engine
-from tests.flow.builders import document, edge, end, node
+from tests.flow.builders import document, edge, end, node, set_vars, trigger
 
 pytestmark = pytest.mark.timeout(300)  # three process starts: slow on a loaded machine
 
@@ -339,3 +340,99 @@ async def _until(condition: Callable[[], Any], what: str, timeout: float = 30.0)
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
+
+
+def _debug_flow() -> dict[str, Any]:
+    nodes = [
+        trigger("start"),
+        set_vars("one", a=1),
+        set_vars("two", b="{{ vars.a + 1 }}"),
+        set_vars("three", c="{{ vars.b + 1 }}"),
+        end("done", "{{ vars.c }}"),
+    ]
+    edges = [edge(a["id"], b["id"]) for a, b in itertools.pairwise(nodes)]
+    return document(nodes, edges, id="stepped")
+
+
+def test_a_run_of_one_process_is_step_debugged_through_another(
+    serving: Callable[[str], Serve],
+) -> None:
+    a = serving("A")
+    url_a, printed = a.ready()
+    (token,) = [line.removeprefix("admin token: ") for line in printed]
+    b = serving("B")
+    url_b, _ = b.ready()
+    auth = {"Authorization": f"Bearer {token}"}
+    started = httpx2.post(
+        f"{url_a}/api/runs", json={"flow": _debug_flow(), "breakpoints": ["one"]}, headers=auth
+    )
+    assert started.status_code == 201, started.text
+    run_id = started.json()["run_id"]
+    # From here on, only B: it does not run this run, A does.
+    http = httpx2.Client(base_url=url_b, headers=auth, timeout=30)
+    paused = _events(url_b, token, run_id)
+
+    def debug(action: str, node_id: str | None = None) -> None:
+        answer = http.post(f"/api/runs/{run_id}/debug", json={"action": action, "node_id": node_id})
+        assert answer.status_code == 202 and answer.json()["queued"] is True, answer.text
+
+    def state() -> dict[str, Any]:
+        answer = http.get(f"/api/runs/{run_id}")
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    first = paused.get(timeout=30)
+    assert (first["type"], first["kind"], first["node_id"]) == ("run_paused", "breakpoint", "one")
+    assert state()["waiting"] == ["one"]
+    # In order: a breakpoint set and cleared again holds nowhere; the last one holds.
+    debug("set_breakpoint", "two")
+    debug("clear_breakpoint", "two")
+    debug("set_breakpoint", "three")
+    _wait(lambda: state()["breakpoints"] == ["one", "three"], "B to show A's breakpoints")
+    debug("continue")
+    at_three = paused.get(timeout=30)
+    assert (at_three["type"], at_three["node_id"]) == ("run_paused", "three")
+    seen = state()
+    assert seen["waiting"] == ["three"]
+    assert [n for n, v in seen["nodes"].items() if v["status"] == "succeeded"] == [
+        "start",
+        "one",
+        "two",
+    ]
+    debug("step")  # three runs, done waits
+    at_done = paused.get(timeout=30)
+    assert (at_done["type"], at_done["kind"], at_done["node_id"]) == (
+        "run_paused",
+        "breakpoint",
+        "done",
+    )
+    debug("continue")
+    finished = paused.get(timeout=30)
+    assert (finished["type"], finished["status"], finished["output"]) == (
+        "run_finished",
+        "succeeded",
+        3,
+    )
+    assert state()["waiting"] == [] and state()["breakpoints"] == []
+    late = http.post(f"/api/runs/{run_id}/debug", json={"action": "continue"})
+    assert (late.status_code, late.json()["error"]) == (409, "finished")
+    unknown = http.post("/api/runs/nope/debug", json={"action": "continue"})
+    assert unknown.status_code == 404
+
+
+def _events(url: str, token: str, run_id: str) -> queue.Queue[dict[str, Any]]:
+    """The run's pauses and its end, as B streams them, read in a thread as they come."""
+    seen: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    def read() -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        address = f"{url}/api/runs/{run_id}/events"
+        with httpx2.stream("GET", address, headers=headers, timeout=60) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    event = json.loads(line[6:])
+                    if event["type"] in ("run_paused", "run_finished"):
+                        seen.put(event)
+
+    threading.Thread(target=read, daemon=True).start()
+    return seen
