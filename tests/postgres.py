@@ -74,14 +74,20 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture
-def postgres_url(postgres_server: str) -> str:
-    """A fresh, empty database on the private cluster."""
+def new_database(server: str) -> str:
+    """The URL of a fresh, empty database on the cluster at `server` (fixtures of a wider
+    scope than a test's make theirs with it)."""
     import sqlalchemy as sa
 
     name = f"t_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(f"{postgres_server}/postgres", isolation_level="AUTOCOMMIT")
+    engine = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
     with engine.connect() as db:
         db.execute(sa.text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
-    return f"{postgres_server}/{name}"
+    return f"{server}/{name}"
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database on the private cluster."""
+    return new_database(postgres_server)

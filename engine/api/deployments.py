@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.flow import Flow, dumps, has_errors, loads, validate
 from engine.store.tables import deliveries, deployments, schedule_ticks
+from engine.store.text import storable
 
 
 class DeploymentRefused(ValueError):
@@ -156,7 +157,9 @@ class Deployments:
         )
 
     def first_delivery(self, flow_id: str, delivery_id: str, run_id: str) -> str | None:
-        """Record a webhook delivery; None the first time, else the run it started then."""
+        """Record a webhook delivery; None the first time, else the run it started then (a
+        ValueError for a delivery id no database holds: too long, or with a NUL character)."""
+        storable(deliveries.c.delivery_id, delivery_id, "the delivery id")
         try:
             with self.engine.begin() as db:
                 db.execute(

@@ -4,10 +4,13 @@ person can read, never a traceback."""
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+
+from engine.store.text import plain_text
 
 if TYPE_CHECKING:
     from engine.flow import Flow
@@ -25,12 +28,64 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status)
 
 
+def _not_a_number(constant: str) -> float:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is past the largest number an answer can carry")
+    return number
+
+
+def _plain_everywhere(value: object, where: str) -> None:
+    """Every string in a JSON value, keys too, plain text (engine.store.text: no NUL character,
+    which PostgreSQL refuses, so it is refused on every database alike), or a ValueError naming
+    where the first one is not."""
+    if isinstance(value, str):
+        plain_text(value, where or "the body")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            plain_text(key, f"a key in {where or 'the body'}")
+            _plain_everywhere(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _plain_everywhere(item, f"{where}[{index}]")
+
+
+async def json_value(request: Request) -> Any:
+    """The request's body as JSON, or a 400 saying why not (`load_json`)."""
+    return load_json(await request.body())
+
+
+def load_json(raw: bytes) -> Any:
+    """JSON as the standard has it (no NaN or Infinity, which no answer could carry back), its
+    strings plain text; else a 400 saying why not."""
+    try:
+        value = json.loads(raw, parse_constant=_not_a_number, parse_float=_finite)
+    except ValueError as exc:  # UnicodeDecodeError too
+        raise ApiError(400, "bad_json", f"the request body is not JSON: {exc}") from None
+    try:
+        _plain_everywhere(value, "")
+    except ValueError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+    return value
+
+
+def plain_parameters(request: Request) -> None:
+    """A 400 naming the first path or query parameter that is not plain text (a NUL character
+    reaching a PostgreSQL query fails it)."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        try:
+            plain_text(str(value), name)
+        except ValueError as exc:
+            raise ApiError(400, "bad_request", str(exc)) from None
+
+
 async def json_body(request: Request) -> dict[str, Any]:
     """The request's body as a JSON object, or a 400 saying why not."""
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "bad_json", f"the request body is not JSON: {exc}") from None
+    body = await json_value(request)
     if not isinstance(body, dict):
         raise ApiError(400, "bad_request", "the request body must be a JSON object")
     return body
@@ -48,6 +103,22 @@ def whole_number(value: object, name: str, default: int, *, low: int = 0, high: 
     if not low <= number <= high:
         raise ApiError(400, "bad_request", f"{name}: a whole number from {low} to {high}")
     return number
+
+
+def positive_seconds(value: object, name: str) -> float | None:
+    """A positive, finite number of seconds from a body field (None when left out), or a 400
+    naming the field."""
+    if value is None:
+        return None
+    seconds = math.nan
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer past any float
+            seconds = math.inf
+    if not 0 < seconds < math.inf:
+        raise ApiError(400, "bad_request", f"{name}: a positive number of seconds")
+    return seconds
 
 
 def flow_body(body: dict[str, Any]) -> Flow:

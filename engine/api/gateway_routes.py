@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.api.errors import ApiError, json_body, whole_number
+from engine.api.errors import ApiError, json_body, positive_seconds, whole_number
 from engine.api.members import ADMIN, DEVELOPER, VIEWER
 from engine.api.routing import Router
 from engine.gateway.core import Gateway
@@ -249,12 +249,11 @@ class GatewayRoutes:
         slug = request.path_params["slug"]
         self.gateway.workspaces.get(slug)
         body = await json_body(request)
-        expires = body.get("expires_in_s")
         info, token = self.gateway.tokens.create(
             slug,
             str(body.get("member", "")),
             str(body.get("role", "")),
-            float(expires) if expires is not None else None,
+            positive_seconds(body.get("expires_in_s"), "expires_in_s"),
         )
         return JSONResponse({**info.__dict__, "token": token}, status_code=201)
 

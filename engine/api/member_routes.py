@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.api.errors import ApiError, json_body
+from engine.api.errors import json_body, positive_seconds
 from engine.api.members import ADMIN, SERVER, VIEWER, Members, caller
 from engine.api.routing import Router
 
@@ -65,9 +65,7 @@ class MemberRoutes:
           201: {description: "{id, member, role, created_at, expires_at, token}"}
         """
         body = await json_body(request)
-        expires = body.get("expires_in_s")
-        if expires is not None and (not isinstance(expires, int | float) or expires <= 0):
-            raise ApiError(400, "bad_request", "expires_in_s: a positive number of seconds")
+        expires = positive_seconds(body.get("expires_in_s"), "expires_in_s")
         info, token = self.tokens.create(
             SERVER, str(body.get("member", "")), str(body.get("role", "")), expires
         )

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from engine.api.errors import ApiError, error_response
+from engine.api.errors import ApiError, error_response, plain_parameters
 from engine.api.members import PUBLIC, Members, Role, allows, bearer, forbidden, unauthorized
 from engine.gateway.tokens import AuthError
 from engine.httpguard import HostCheck
@@ -36,7 +36,8 @@ class Guard:
 
     def guarded(self, handler: Handler, role: Role) -> Handler:
         """The handler behind the Host/Origin checks and, unless public, a member's token of at
-        least `role`: 401 without one, 403 naming the role needed."""
+        least `role`: 401 without one, 403 naming the role needed; then a 400 for a path or
+        query parameter that is not plain text, on every route at once."""
 
         async def guarded(request: Request) -> Response:
             headers = {k.lower(): v for k, v in request.headers.items()}
@@ -52,6 +53,7 @@ class Guard:
                     return forbidden(member, role)
                 request.state.member = member
             try:
+                plain_parameters(request)
                 return await handler(request)
             except ApiError as exc:
                 return error_response(exc.status, exc.code, exc.message)

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from engine.api import webhooks
 from engine.api.deployments import Deployments
-from engine.api.errors import ApiError, error_response
+from engine.api.errors import ApiError, error_response, json_value
 from engine.api.members import PUBLIC, Members, bearer
 from engine.api.routing import Router
 from engine.api.run_routes import event_stream
@@ -68,7 +68,7 @@ class TriggerRoutes:
             return error_response(
                 401, "unauthorized", "this endpoint needs an API key (Bearer token)"
             )
-        payload = await request.json() if await request.body() else {}
+        payload = await json_value(request) if await request.body() else {}
         handle = await self.runtime.submit(flow, payload, trigger=trigger.id)
         if "text/event-stream" in headers.get("accept", "") or settings.get("stream"):
             return StreamingResponse(

@@ -12,11 +12,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from engine.api.errors import ApiError, load_json
 
 TOLERANCE_S = 300  # Stripe's, Slack's and Standard Webhooks' default
 
@@ -50,9 +51,11 @@ def _fresh(timestamp: str, now: float, tolerance_s: float) -> None:
 
 
 def _payload(body: bytes) -> Any:
+    """The body as JSON if it is (as the API takes JSON: engine.api.errors.load_json), else its
+    text."""
     try:
-        return json.loads(body) if body else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return load_json(body) if body else None
+    except ApiError:
         return body.decode("utf-8", "replace")
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.store.tables import calls, settings
+from engine.store.text import clipped
 
 REDACTED = "[redacted]"
 DEFAULT_RETENTION_DAYS = 30
@@ -50,8 +51,14 @@ class CallLog:
         self.engine = engine
 
     def record(self, call: Call) -> None:
+        """Log a call whatever names its client sent (cut and cleaned to what the columns
+        hold on every database): the log never makes a call fail."""
+        values = {
+            name: clipped(calls.c[name], value) if isinstance(value, str) else value
+            for name, value in call.__dict__.items()
+        }
         with self.engine.begin() as db:
-            db.execute(calls.insert().values(**call.__dict__))
+            db.execute(calls.insert().values(**values))
 
     def entries(
         self,

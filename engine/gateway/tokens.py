@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from engine.store.tables import server_tokens, tokens
+from engine.store.text import storable
 
 PREFIX = "aero_"
 ROLES = ("admin", "developer", "viewer")
@@ -92,7 +93,8 @@ class Tokens:
         """A new token; the second value is the token itself, which is never stored."""
         if role not in ROLES:
             raise ValueError(f"role '{role}': one of {', '.join(ROLES)}")
-        if not member.strip():
+        member = storable(self.table.c.member, member.strip())
+        if not member:
             raise ValueError("a token needs a member name")
         token_id = secrets.token_hex(6)
         token = f"{PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
@@ -103,14 +105,14 @@ class Tokens:
                 self.table.insert().values(
                     **self._scope(workspace),
                     id=token_id,
-                    member=member.strip(),
+                    member=member,
                     role=role,
                     hash=_hash(token),
                     created_at=now,
                     expires_at=expires_at,
                 )
             )
-        info = TokenInfo(token_id, workspace, member.strip(), role, now, expires_at, None, None)
+        info = TokenInfo(token_id, workspace, member, role, now, expires_at, None, None)
         return info, token
 
     def all(self, workspace: str) -> list[TokenInfo]:

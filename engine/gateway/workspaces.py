@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from engine.slug import slugify
 from engine.store.tables import disabled_tools, servers, workspaces
+from engine.store.text import storable
 
 SERVER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -82,6 +83,7 @@ class Workspaces:
     def create(self, name: str) -> Workspace:
         """A new workspace; its slug comes from the name (a number added on a clash) and never
         changes, whatever it is renamed to."""
+        name = storable(workspaces.c.name, name.strip())
         if not re.search(r"[A-Za-z0-9]", name):
             raise ValueError("a workspace's name needs at least one letter or digit")
         base = slugify(name)
@@ -96,8 +98,8 @@ class Workspaces:
             while slug in taken:
                 suffix = f"-{number}"
                 slug, number = base[: 64 - len(suffix)] + suffix, number + 1
-            db.execute(workspaces.insert().values(slug=slug, name=name.strip(), created_at=now))
-        return Workspace(slug, name.strip(), now)
+            db.execute(workspaces.insert().values(slug=slug, name=name, created_at=now))
+        return Workspace(slug, name, now)
 
     def get(self, slug: str) -> Workspace:
         with self.engine.connect() as db:
@@ -112,9 +114,10 @@ class Workspaces:
         return [Workspace(r.slug, r.name, r.created_at) for r in rows]
 
     def rename(self, slug: str, name: str) -> Workspace:
+        name = storable(workspaces.c.name, name.strip())
         with self.engine.begin() as db:
             done = db.execute(
-                workspaces.update().where(workspaces.c.slug == slug).values(name=name.strip())
+                workspaces.update().where(workspaces.c.slug == slug).values(name=name)
             )
         if done.rowcount == 0:
             raise NotFound(f"no workspace '{slug}'")
@@ -193,6 +196,7 @@ class Workspaces:
 
     def set_tool_enabled(self, workspace: str, server: str, tool: str, enabled: bool) -> None:
         """Switch one upstream tool (by its upstream name) on or off."""
+        storable(disabled_tools.c.tool, tool)
         self.server(workspace, server)
         where = (
             disabled_tools.c.workspace == workspace,
