@@ -18,7 +18,7 @@ from engine.flow import Issue
 from studio.canvas import style
 from studio.canvas.connect import ConnectAction
 from studio.canvas.items import EdgeItem, NodeItem, NoteItem, Overview
-from studio.canvas.scopes import ScopeItem
+from studio.canvas.scopes import ScopeItem, paint_titles
 from studio.collector import paused_collection
 from studio.commands import move_nodes_command
 from studio.document import FlowDocument
@@ -102,7 +102,7 @@ class FlowScene(QGraphicsScene):
             items = [self.node_items[m] for m in sorted(members) if m in self.node_items]
             owner = self.node_items.get(key.split(":", 1)[0])
             if items and owner is not None:
-                scope = ScopeItem(key, owner, items, titled=not self.low_detail)
+                scope = ScopeItem(key, owner, items)
                 self.addItem(scope)
                 self.scope_items[key] = scope
 
@@ -121,8 +121,6 @@ class FlowScene(QGraphicsScene):
             node.set_drawn(drawn)
         for edge in self.edge_items:
             edge.set_drawn(drawn)
-        for scope in self.scope_items.values():
-            scope.show_title(drawn)
 
     def setBackgroundBrush(self, brush: _Brush) -> None:
         """Set the canvas (`theme.apply_to_scene`); cards and wires take colours readable on it."""
@@ -167,6 +165,7 @@ class FlowScene(QGraphicsScene):
 
     def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:
         if self._items_drawn:
+            paint_titles(painter, self.scope_items.values(), QRectF(rect))
             return
         if self._overview is None:
             self._overview = Overview(list(self.node_items.values()), self.edge_items)

@@ -6,16 +6,18 @@ it makes clear which nodes run per item or per branch, and where an edge may not
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 
 from PySide6.QtCore import QPointF, QRectF
-from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsSimpleTextItem
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsPathItem
 
 from studio.canvas.items import NodeItem
 
 _MARGIN = 18.0
 _TITLE_SPACE = 18.0
+_TITLE_AT = QPointF(12, 15)  # the baseline of a title, from the region's top-left corner
 _TINTS = {"loop": QColor(61, 142, 232, 38), "parallel": QColor(47, 168, 122, 38)}
 _FONT = QFont()
 _FONT.setPointSizeF(8)
@@ -32,38 +34,24 @@ def _look(owner_type: str) -> tuple[QBrush, QPen, QColor]:
 class ScopeItem(QGraphicsPathItem):
     """The region of one scope (`owner:handle`); it follows its members when they move.
 
-    Drawn by Qt itself (a path item with a text child), so hundreds of scopes cost no Python
-    per frame. The title is made when first shown: zoomed out it is hidden, and laying out
-    hundreds of texts would slow down opening a big flow.
+    The region is drawn by Qt itself (a path item), so hundreds of scopes cost no Python per
+    frame; the titles of the scopes in view are drawn together by the scene (`paint_titles`),
+    which is cheaper than a text item per scope when a big flow opens.
     """
 
-    def __init__(
-        self, key: str, owner: NodeItem, members: list[NodeItem], titled: bool = True
-    ) -> None:
+    def __init__(self, key: str, owner: NodeItem, members: list[NodeItem]) -> None:
         super().__init__()
         self.key = key
         self.members = members
-        brush, pen, self._title_color = _look(owner.node.type)
+        brush, pen, self.title_color = _look(owner.node.type)
         self.setBrush(brush)
         self.setPen(pen)
-        self._title_text = f"{owner.node.id} · {key.split(':', 1)[1]}"
-        self._title: QGraphicsSimpleTextItem | None = None
+        self.title = f"{owner.node.id} · {key.split(':', 1)[1]}"
         self.rect = QRectF()
         self.setZValue(-2)
         for member in members:
             member.scopes.append(self)
         self.update_rect()
-        self.show_title(titled)
-
-    def show_title(self, shown: bool) -> None:
-        if self._title is None:
-            if not shown:
-                return
-            self._title = QGraphicsSimpleTextItem(self._title_text, self)
-            self._title.setFont(_FONT)
-            self._title.setBrush(self._title_color)
-            self._title.setPos(self.rect.topLeft() + QPointF(12, 4))
-        self._title.setVisible(shown)
 
     def update_rect(self) -> None:
         rect = QRectF()
@@ -75,5 +63,13 @@ class ScopeItem(QGraphicsPathItem):
             path = QPainterPath()
             path.addRoundedRect(rect, 14, 14)
             self.setPath(path)
-            if self._title is not None:
-                self._title.setPos(rect.topLeft() + QPointF(12, 4))
+
+
+def paint_titles(painter: QPainter, scopes: Iterable[ScopeItem], exposed: QRectF) -> None:
+    """The titles of the scopes whose title band (their top margin) meets `exposed`."""
+    painter.setFont(_FONT)
+    for scope in scopes:
+        top = scope.rect
+        if exposed.intersects(QRectF(top.left(), top.top(), top.width(), _TITLE_SPACE + 4)):
+            painter.setPen(scope.title_color)
+            painter.drawText(top.topLeft() + _TITLE_AT, scope.title)

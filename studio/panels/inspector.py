@@ -107,6 +107,12 @@ class Inspector(QWidget):
         self.scene, self.document = scene, scene.document
         scene.selectionChanged.connect(self._selection_timer.start)
         self.document.changed.connect(self.refresh)
+        if self.node_id is None and self.flow_form is not None:
+            # The flow's settings form fits every flow: only its values change.
+            self._session += 1
+            self._rejected = {}
+            self.refresh()
+            return
         self.node_id = self.node_type = None
         self._build()
 

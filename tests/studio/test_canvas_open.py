@@ -101,9 +101,26 @@ def test_a_small_flow_opens_whole(window, tmp_path):
     path = tmp_path / "grid.flow.json"
     path.write_text(json.dumps(_grid_document(0)))
     window.open_path(path)
-    assert window.scene.scope_items["each:body"].childItems() != []
     QApplication.processEvents()  # the new canvas takes its place, and its opening view
     view = window.view
     shown = view.mapToScene(view.viewport().rect()).boundingRect()
     assert all(shown.contains(i.sceneBoundingRect()) for i in window.scene.node_items.values())
     assert view.transform().m11() >= style.READABLE and not window.scene.low_detail
+    # The loop's region carries its title ("each · body") in its colour, in its top margin.
+    scope = window.scene.scope_items["each:body"]
+    band = view.mapFromScene(scope.rect).boundingRect()
+    band.setHeight(int(20 * view.transform().m11()))
+    shot = view.viewport().grab(band).toImage()
+    inked = [
+        shot.pixelColor(x, y)
+        for x in range(shot.width())
+        for y in range(shot.height())
+        if _close(shot.pixelColor(x, y), scope.title_color)
+    ]
+    assert len(inked) > 20  # the glyphs' pixels, not a stray one
+
+
+def _close(color, target) -> bool:
+    return all(
+        abs(a - b) < 40 for a, b in zip(color.getRgb()[:3], target.getRgb()[:3], strict=True)
+    )

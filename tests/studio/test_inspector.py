@@ -91,6 +91,20 @@ def test_nothing_selected_shows_the_flow_settings(window, qtbot):
     assert inspector.flow_form.editors["name"].line.text() == "Support triage"
 
 
+def test_opening_another_flow_shows_its_settings_and_edits_go_to_it(window, qtbot):
+    from engine.paths import examples_dir
+
+    inspector = window.inspector
+    window.open_path(examples_dir() / "daily-digest.flow.json")
+    name = inspector.flow_form.editors["name"].line
+    assert name.text() == window.document.flow.name != "Support triage"
+    name.setFocus()
+    name.selectAll()
+    qtbot.keyClicks(name, "Digest, renamed")
+    qtbot.keyClick(name, Qt.Key.Key_Return)
+    assert window.document.flow.name == "Digest, renamed"
+
+
 def test_editing_the_prompt_is_one_undo_step(window, qtbot):
     inspector = select(window, qtbot, "extract")
     before = window.undo_stack.count()
