@@ -58,14 +58,23 @@ def _cli(*args: str, db: str, **kwargs) -> subprocess.Popen:
     )
 
 
-def _wait(condition, what: str, timeout: float = 30.0):
+def _wait(condition, what: str, timeout: float = 30.0, process: subprocess.Popen | None = None):
+    """Poll `condition` until it holds; fail naming `what`, with what `process` (the CLI being
+    waited on) said if it ended early or by the deadline."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and (process is None or process.poll() is None):
         value = condition()
         if value:
             return value
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    if process is None:
+        raise AssertionError(f"timed out waiting for {what}")
+    ended = process.poll()
+    if ended is None:
+        process.kill()
+    _, stderr = process.communicate()
+    state = "was still running" if ended is None else f"exited with {ended}"
+    raise AssertionError(f"no {what}: the CLI {state}; its stderr ends: {stderr[-3000:]}")
 
 
 def _only_run(store: RunStore) -> dict:
@@ -89,7 +98,7 @@ def _crash_in_flight(recorder: Recorder, home: Path, db: str) -> None:
     edges = [edge("start", "first"), edge("first", "slow"), edge("slow", "last")]
     save(flow(nodes, edges), path)
     first = _cli("run", str(path), db=db, stdin=subprocess.PIPE)
-    _wait(lambda: recorder.hits["/slow"] == 1, "the slow request to be in flight")
+    _wait(lambda: recorder.hits["/slow"] == 1, "the slow request to be in flight", process=first)
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     recorder.release.set()
@@ -120,7 +129,11 @@ def test_kill_while_paused_at_review_then_resume(recorder, home):
     save(flow(nodes, edges), path)
     first = _cli("run", str(path), db=db, stdin=subprocess.PIPE)
     store = RunStore(create_engine(db))
-    _wait(lambda: store.list_runs() and _events(store, "run_paused"), "the run to pause")
+    _wait(
+        lambda: store.list_runs() and _events(store, "run_paused"),
+        "the run to pause",
+        process=first,
+    )
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
 
@@ -155,7 +168,11 @@ def test_a_durable_timer_set_before_the_kill_still_fires(recorder, home):
     save(flow(nodes, [edge("start", "first"), edge("first", "later")]), path)
     first = _cli("run", str(path), db=db, stdin=subprocess.PIPE)
     store = RunStore(create_engine(db))
-    _wait(lambda: store.list_runs() and _events(store, "run_paused"), "the timer to be set")
+    _wait(
+        lambda: store.list_runs() and _events(store, "run_paused"),
+        "the timer to be set",
+        process=first,
+    )
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     run_id = _only_run(store)["run_id"]
@@ -281,7 +298,11 @@ def test_agent_turns_and_tool_calls_are_not_repeated_after_a_kill(home):
     db = f"sqlite:///{home / 'runs.sqlite'}"
     first = _cli("run", str(path), db=db, stdin=subprocess.PIPE)
     store = RunStore(create_engine(db))
-    _wait(lambda: store.list_runs() and _events(store, "run_paused"), "the approval pause")
+    _wait(
+        lambda: store.list_runs() and _events(store, "run_paused"),
+        "the approval pause",
+        process=first,
+    )
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
 
