@@ -105,6 +105,19 @@ def whole_number(value: object, name: str, default: int, *, low: int = 0, high: 
     return number
 
 
+def unix_time(value: str | None, name: str) -> float | None:
+    """A Unix time from a query parameter (None when left out), or a 400 naming it."""
+    if not value:
+        return None
+    try:
+        moment = float(value)
+    except ValueError:
+        moment = math.nan
+    if not math.isfinite(moment):
+        raise ApiError(400, "bad_request", f"{name}: a Unix time in seconds, not '{value}'")
+    return moment
+
+
 def positive_seconds(value: object, name: str) -> float | None:
     """A positive, finite number of seconds from a body field (None when left out), or a 400
     naming the field."""

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.api.errors import ApiError, json_body, positive_seconds, whole_number
+from engine.api.errors import ApiError, json_body, positive_seconds, unix_time, whole_number
 from engine.api.members import ADMIN, DEVELOPER, VIEWER
 from engine.api.routing import Router
 from engine.gateway.core import Gateway
@@ -270,10 +270,8 @@ class GatewayRoutes:
         parameters:
           - {name: since, in: query, schema: {type: number}, description: "a Unix time"}
         """
-        since = request.query_params.get("since")
-        report = self.gateway.log.usage(
-            request.path_params["slug"], float(since) if since else None
-        )
+        since = unix_time(request.query_params.get("since"), "since")
+        report = self.gateway.log.usage(request.path_params["slug"], since)
         return JSONResponse(report)
 
     async def calls(self, request: Request) -> Response:
@@ -290,7 +288,7 @@ class GatewayRoutes:
         query = request.query_params
         entries = self.gateway.log.entries(
             request.path_params["slug"],
-            since=float(query["since"]) if query.get("since") else None,
+            since=unix_time(query.get("since"), "since"),
             tool=query.get("tool"),
             server=query.get("server"),
             member=query.get("member"),

@@ -92,6 +92,15 @@ def test_nan_and_infinity_are_not_json_and_make_nothing(http):
     assert [m["member"] for m in listed.json()["members"]] == ["admin"]
 
 
+def test_since_is_a_finite_unix_time(http):
+    assert http.post("/api/workspaces", json={"name": "times"}).status_code == 201
+    for path in ("/api/workspaces/times/usage", "/api/workspaces/times/calls"):
+        for since in ("nan", "inf", "-inf", "yesterday"):
+            given = http.get(path, params={"since": since})
+            _refused(given, f"since: a Unix time in seconds, not '{since}'")
+        assert http.get(path, params={"since": "1700000000.5"}).status_code == 200
+
+
 def test_both_token_routes_want_a_positive_number_of_seconds(http):
     assert http.post("/api/workspaces", json={"name": "expiry"}).status_code == 201
     for path in ("/api/members", "/api/workspaces/expiry/tokens"):
