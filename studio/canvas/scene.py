@@ -35,11 +35,7 @@ class FlowScene(QGraphicsScene):
     content_changed = Signal()
     """Items were rebuilt, restyled or (de)selected: overviews of the scene should redraw."""
 
-    def __init__(
-        self, document: FlowDocument, undo_stack: QUndoStack, low_detail: bool = False
-    ) -> None:
-        """`low_detail`: build the items as a zoomed-out view draws them (see `set_low_detail`),
-        when the flow will be shown zoomed out: switching thousands of items costs time."""
+    def __init__(self, document: FlowDocument, undo_stack: QUndoStack) -> None:
         super().__init__()
         self.document = document
         self.undo_stack = undo_stack
@@ -47,8 +43,10 @@ class FlowScene(QGraphicsScene):
         self.edge_items: list[EdgeItem] = []
         self.scope_items: dict[str, ScopeItem] = {}
         self.connecting: ConnectAction | None = None
-        self.low_detail = low_detail
-        self._items_drawn = not low_detail
+        self.low_detail = False
+        """Whether items are built and kept as a zoomed-out view draws them (`set_low_detail`):
+        a rebuild after an edit while zoomed out makes them so, rather than switching each."""
+        self._items_drawn = True
         self.colors = style.DARK_COLORS
         self._overview: Overview | None = None
         self._selected_edges: list[EdgeItem] = []
