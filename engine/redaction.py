@@ -99,8 +99,10 @@ class Redactor:
             return {
                 self.text(k) if isinstance(k, str) else k: self._walk(v) for k, v in obj.items()
             }
-        if isinstance(obj, list | tuple):
-            return type(obj)(self._walk(item) for item in obj)
+        if isinstance(obj, list):
+            return [self._walk(item) for item in obj]
+        if type(obj) is tuple:
+            return tuple(self._walk(item) for item in obj)
         return obj
 
 

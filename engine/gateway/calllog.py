@@ -1,5 +1,5 @@
-"""The call log: one row per tool call through the gateway, with secret values redacted from
-error texts; retention; usage by member, tool and server over a time window."""
+"""The call log: one row per tool call through the gateway, secret values redacted from every
+text it records; retention; usage by member, tool and server over a time window."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.redaction import MARKER, Redactor
 from engine.store.tables import calls, settings
 from engine.store.text import clipped
 
-REDACTED = "[redacted]"
+REDACTED = MARKER
 DEFAULT_RETENTION_DAYS = 30
 
 
@@ -32,10 +33,8 @@ class Call:
 
 
 def redact(text: str, secret_values: Iterable[str]) -> str:
-    """The text with every secret value (longest first, so overlaps go too) replaced."""
-    for value in sorted((v for v in secret_values if len(v) >= 4), key=len, reverse=True):
-        text = text.replace(value, REDACTED)
-    return text
+    """The text with every secret value, and its simple encodings, replaced (engine.redaction)."""
+    return Redactor(secret_values).text(text)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -50,11 +49,12 @@ class CallLog:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
 
-    def record(self, call: Call) -> None:
+    def record(self, call: Call, redactor: Redactor | None = None) -> None:
         """Log a call whatever names its client sent (cut and cleaned to what the columns
-        hold on every database): the log never makes a call fail."""
+        hold on every database, secret values redacted): the log never makes a call fail."""
+        redact = redactor.text if redactor else str
         values = {
-            name: clipped(calls.c[name], value) if isinstance(value, str) else value
+            name: clipped(calls.c[name], redact(value)) if isinstance(value, str) else value
             for name, value in call.__dict__.items()
         }
         with self.engine.begin() as db:

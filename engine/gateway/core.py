@@ -15,23 +15,25 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
-from engine.gateway.calllog import Call, CallLog, redact
+from engine.gateway.calllog import Call, CallLog
 from engine.gateway.naming import aggregate, resource_uri, split_resource_uri
 from engine.gateway.tokens import Forbidden, Member, Tokens, may_call
 from engine.gateway.upstream import Upstream, UpstreamError, stdio_tree
 from engine.gateway.vault import SecretNotFound, Vault
 from engine.gateway.workspaces import NotFound, Workspaces
 from engine.paths import data_dir, resources_dir
+from engine.redaction import Redactor
 from engine.tools import ToolInfo, ToolResult
 
 if TYPE_CHECKING:
     import mcp_types as types
 
 ServerConfig = Mapping[str, Any]
+Result = TypeVar("Result", bound="types.Result")
 FLOW_MEMBER_ROLE = "developer"  # what a flow's run may do: call any tool of its workspace
 
 
@@ -234,9 +236,10 @@ class Gateway:
         tools = await self._tools(workspace)
         found = tools.get(tool)
         server = found.server if found else tool.partition("__")[0]
+        redactor = self.vault.redactor(workspace)
 
         def record(outcome: str, error: str | None = None) -> None:
-            text = redact(error, self.vault.values(workspace)) if error else None
+            text = redactor.text(error) if error else None
             self.log.record(
                 Call(
                     workspace,
@@ -247,7 +250,8 @@ class Gateway:
                     round((time.perf_counter() - clock) * 1000, 3),
                     outcome,
                     text,
-                )
+                ),
+                redactor,
             )
 
         if found is None:
@@ -263,9 +267,11 @@ class Gateway:
             )
         try:
             upstream = await self.upstream(workspace, found.server)
-            result = await upstream.call_tool(found.upstream, arguments)
+            result = _redacted(await upstream.call_tool(found.upstream, arguments), redactor)
         except Exception as exc:
             record("error", str(exc))
+            if redactor.text(str(exc)) != str(exc):
+                raise UpstreamError(redactor.text(str(exc))) from None
             raise
         if result.is_error:
             record("tool_error", _text(result)[:2000])
@@ -310,6 +316,7 @@ class Gateway:
     async def read_resource(self, workspace: str, uri: str) -> types.ReadResourceResult:
         server, upstream_uri = split_resource_uri(uri)
         result = await (await self.upstream(workspace, server)).read_resource(upstream_uri)
+        result = _redacted(result, self.vault.redactor(workspace))
         return result.model_copy(
             update={
                 "contents": [
@@ -342,7 +349,8 @@ class Gateway:
         if name not in prompts:
             raise ToolNotFound(f"workspace '{workspace}' has no prompt '{name}'")
         server, prompt = prompts[name]
-        return await (await self.upstream(workspace, server)).get_prompt(prompt.name, arguments)
+        result = await (await self.upstream(workspace, server)).get_prompt(prompt.name, arguments)
+        return _redacted(result, self.vault.redactor(workspace))
 
     # ------------------------------------------------------------------------ notifications
 
@@ -382,6 +390,16 @@ class Gateway:
     async def aclose(self) -> None:
         upstreams, self._upstreams = list(self._upstreams.values()), {}
         await asyncio.gather(*(u.close() for _, u in upstreams), return_exceptions=True)
+
+
+def _redacted(result: Result, redactor: Redactor) -> Result:
+    """An upstream's answer with the workspace's secret values redacted: whatever a server
+    echoes (its environment, a header) reaches no client, flow or store."""
+    if not redactor:
+        return result
+    dumped = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    cleaned = redactor.value(dumped)
+    return result if cleaned == dumped else type(result).model_validate(cleaned)
 
 
 def _text(result: types.CallToolResult) -> str:

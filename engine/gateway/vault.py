@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from engine.redaction import Redactor
 from engine.store.tables import secrets, settings
 
 KEYRING_SERVICE = "aerostudio"
@@ -144,6 +145,7 @@ class Vault:
         self.engine = engine
         self._key = key
         self._aead = AESGCM(key)
+        self._redactors: dict[str, tuple[tuple[tuple[str, float], ...], Redactor]] = {}
 
     def check_key(self) -> None:
         """Refuse a master key other than the database's (MasterKeyError). The database keeps a
@@ -267,5 +269,21 @@ class Vault:
             raise SecretNotFound(f"workspace '{workspace}' has no secret '{name}'")
 
     def values(self, workspace: str) -> list[str]:
-        """Every secret value of a workspace, to redact them from logs and errors."""
+        """Every secret value of a workspace, to redact them from logs and errors (internal:
+        never answered over the API)."""
         return [self.get(workspace, info.name) for info in self.entries(workspace)]
+
+    async def secret_values(self, workspace: str) -> list[str]:
+        """`values` for a run: its redactor and the guardrail's secrets check."""
+        return self.values(workspace)
+
+    def redactor(self, workspace: str) -> Redactor:
+        """A redactor of the workspace's current values: kept while no secret of the workspace
+        is added, rotated or deleted (by any process sharing the database), else rebuilt."""
+        stamp = tuple((info.name, info.updated_at) for info in self.entries(workspace))
+        known = self._redactors.get(workspace)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        redactor = Redactor(self.values(workspace))
+        self._redactors[workspace] = (stamp, redactor)
+        return redactor

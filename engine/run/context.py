@@ -155,14 +155,17 @@ class NodeContext:
     async def secret(self, name: str) -> str:
         if self.services.secrets is None:
             raise LookupError(f"secret '{name}' is needed but this runtime has no vault")
-        return await self.services.secrets.get_secret(self.workspace, name)
+        value = await self.services.secrets.get_secret(self.workspace, name)
+        self.events.redactor.add([value])  # a value rotated since the run started included
+        return value
 
     async def pause(
-        self, kind: str, prompt: str, timeout_s: float | None, step: str = ""
+        self, kind: str, prompt: str, timeout_s: float | None, step: str = "", **shown: Any
     ) -> dict[str, Any] | None:
         """Wait for a message to this run (a decision or a code); None when the time is up.
-        `step` names one of several waits inside the node (each answered once)."""
-        self.emit("run_paused", kind=kind, prompt=prompt)
+        `step` names one of several waits inside the node (each answered once); `shown` goes
+        into the run_paused event for whoever answers (a review's details and form)."""
+        self.emit("run_paused", kind=kind, prompt=prompt, **shown)
         wait_key = f"{self.key}#{step}" if step else self.key
         message = await self.recorder.wait_message(self.node.id, wait_key, timeout_s)
         self.emit("run_resumed", kind=kind)
@@ -177,9 +180,8 @@ class NodeContext:
         recorded = self.recorder.recorded(key)
         if recorded is not None:
             return recorded.output
-        record = await self.recorder.commit(
-            key, Record(self.node.id, step, await compute(), {}, 0.0)
-        )
+        output = self.events.redactor.value(await compute())
+        record = await self.recorder.commit(key, Record(self.node.id, step, output, {}, 0.0))
         return record.output
 
     async def sleep(self, seconds: float) -> None:

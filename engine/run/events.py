@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from engine.redaction import Redactor
+
 Event = dict[str, Any]
 Subscriber = Callable[[Event], None]
 
@@ -33,7 +35,8 @@ class EventLog:
 
     In-process only: the history and the subscribers get an event before any store has it, and
     a restart may give its seq to another. A durable run's stream for anyone else is
-    `DurableRuntime.follow`."""
+    `DurableRuntime.follow`. Every event's fields pass through `redactor` (the workspace's secret
+    values) first, so no history, subscriber, store or stream ever holds a secret."""
 
     def __init__(
         self,
@@ -53,6 +56,7 @@ class EventLog:
         self._subscribers: list[Subscriber] = [sink] if sink else []
         self._clock = clock
         self._changed = asyncio.Event()
+        self.redactor = Redactor()
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Receive every later event; returns a function that unsubscribes."""
@@ -77,7 +81,7 @@ class EventLog:
             "run_id": self.run_id,
             "seq": len(self.history) + 1,
             "ts": self._clock(),
-            **fields,
+            **self.redactor.value(fields),
         }
         self.history.append(event)
         for subscriber in list(self._subscribers):
@@ -126,3 +130,11 @@ def node_table(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         elif event["type"] == "node_skipped":
             row["status"] = "skipped"
     return table
+
+
+async def load_secrets(redactor: Redactor, lookup: Any, workspace: str) -> None:
+    """Have `redactor` look for every secret value of the run's workspace, when its vault can
+    list them (`secret_values`); values read later are added as they are read."""
+    listing = getattr(lookup, "secret_values", None)
+    if listing is not None:
+        redactor.add(str(value) for value in await listing(workspace))

@@ -259,8 +259,9 @@ class Interpreter:
         record = self.recorder.recorded(key) if durable else None
         if record is None:
             outcome, duration = await self._try(region, node, key)
+            redact = self.events.redactor.value
             record = Record(
-                node.id, outcome.handle, outcome.output, dict(outcome.variables), duration
+                node.id, outcome.handle, redact(outcome.output), redact(outcome.variables), duration
             )
             if durable:
                 record = await self.recorder.commit(key, record)
@@ -317,7 +318,7 @@ class Interpreter:
                 raise
             except Exception as exc:
                 failure = NodeError(f"{type(exc).__name__}: {exc}")
-            error = failure.to_dict(node.id, attempt)
+            error = self.events.redactor.value(failure.to_dict(node.id, attempt))
             will_retry = attempt < attempts and not isinstance(failure, LimitError)
             self.events.emit(
                 "node_failed", node_id=node.id, key=key, error=error, will_retry=will_retry

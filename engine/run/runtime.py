@@ -13,7 +13,7 @@ from engine.flow import Flow, has_errors, validate
 from engine.run.context import NodeContext, Outcome, Recorder, Services
 from engine.run.debug import Debugger
 from engine.run.errors import RunEnded
-from engine.run.events import EventLog
+from engine.run.events import EventLog, load_secrets
 from engine.run.interpreter import Interpreter, NodeFailure
 from engine.run.recorder import MemoryRecorder
 
@@ -116,6 +116,8 @@ async def execute(
         result = RunResult(
             "failed", error={"type": "internal", "message": f"{type(exc).__name__}: {exc}"}
         )
+    redact = events.redactor.value
+    result = RunResult(result.status, redact(result.output), redact(result.error))
     events.emit(
         "run_finished", status=result.status, output=result.output, error=result.error, usage={}
     )
@@ -123,6 +125,8 @@ async def execute(
 
 
 async def _body(interpreter: Interpreter, trigger: str, payload: Any) -> RunResult:
+    secrets, workspace = interpreter.services.secrets, interpreter.flow.workspace or ""
+    await load_secrets(interpreter.events.redactor, secrets, workspace)
     try:
         output, _ = await interpreter.run_main(trigger, payload)
         return RunResult("succeeded", output)
