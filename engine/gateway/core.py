@@ -42,10 +42,12 @@ class ToolNotFound(LookupError):
 
 
 def demo_servers() -> dict[str, dict[str, Any]]:
-    """The built-in `demo` workspace: our demo servers over stdio (resources/servers)."""
+    """The built-in `demo` workspace: our demo servers over stdio (resources/servers), given
+    the one file they share by name, as servers get nothing of our environment."""
     folder = resources_dir() / "servers"
+    env = {"AEROSTUDIO_DEMO_DB": str(data_dir() / "demo" / "demo.sqlite")}
     return {
-        name: {"command": sys.executable, "args": [str(folder / f"{name}.py")], "env": {}}
+        name: {"command": sys.executable, "args": [str(folder / f"{name}.py")], "env": env}
         for name in ("errors", "orders", "tickets")
     }
 
@@ -115,9 +117,10 @@ class Gateway:
         if "command" in config:
             from mcp import StdioServerParameters
 
-            # The SDK adds a few safe variables of ours (PATH, HOME, ...), nothing else.
-            env = {"AEROSTUDIO_HOME": str(data_dir())}
-            env.update(self._resolve(workspace, config.get("env") or {}))
+            # Only the server's own env and the secrets it names; the SDK adds HOME, LOGNAME,
+            # PATH, SHELL, TERM and USER of ours (a stdio server is a program an admin chose,
+            # run as our user: where its home is, it could find anyway), nothing else.
+            env = self._resolve(workspace, config.get("env") or {})
             stdio = StdioServerParameters(
                 command=str(config["command"]),
                 args=[str(a) for a in config.get("args") or []],
@@ -125,9 +128,10 @@ class Gateway:
                 cwd=config.get("cwd"),
             )
             shown: Any = ["stdio", stdio.command, stdio.args, env, stdio.cwd]
+            redact = self.vault.redactor(workspace).text
 
             def make() -> Any:
-                return stdio_tree(stdio)
+                return stdio_tree(stdio, redact)
         else:
             url, transport = str(config["url"]), str(config.get("transport", "http"))
             headers = self._resolve(workspace, config.get("headers") or {})

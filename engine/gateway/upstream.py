@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -69,19 +71,38 @@ def _kill_groups(groups: set[int]) -> None:
             os.killpg(group, signal.SIGKILL)
 
 
+STDERR_LINE_MAX = 65536
+
+
+def _copy_stderr(source: int, redact: Callable[[str], str]) -> None:
+    """Copy a server's stderr to ours line by line, each line redacted (a thread's loop: the
+    server may write at any time, and until its last process has closed the pipe)."""
+    with os.fdopen(source, "rb") as lines:
+        for line in iter(lambda: lines.readline(STDERR_LINE_MAX), b""):
+            with contextlib.suppress(ValueError, OSError):  # ours is closed: drain all the same
+                sys.stderr.write(redact(line.decode(errors="replace")))
+                sys.stderr.flush()
+
+
 @contextlib.asynccontextmanager
-async def stdio_tree(params: Any) -> AsyncIterator[Any]:
+async def stdio_tree(params: Any, redact: Callable[[str], str] = str) -> AsyncIterator[Any]:
     """The SDK's stdio transport, and when it has closed, whatever is left of the server's
-    process group killed: children the server started and did not stop."""
+    process group killed: children the server started and did not stop. The server's stderr
+    reaches ours through `redact` (a traceback may show the secrets it was given)."""
     from mcp.client.stdio import stdio_client
 
     async with contextlib.AsyncExitStack() as stack:
         groups: set[int] = set()
         stack.callback(_kill_groups, groups)  # runs last, after the SDK has stopped the server
-        async with _spawn_lock():
-            before = _group_leaders()
-            streams = await stack.enter_async_context(stdio_client(params))
-            groups |= _group_leaders() - before
+        source, sink = os.pipe()
+        threading.Thread(
+            target=_copy_stderr, args=(source, redact), name="upstream-stderr", daemon=True
+        ).start()
+        with os.fdopen(sink, "w") as errlog:  # closed once the server has its copy
+            async with _spawn_lock():
+                before = _group_leaders()
+                streams = await stack.enter_async_context(stdio_client(params, errlog=errlog))
+                groups |= _group_leaders() - before
         yield streams
 
 
