@@ -97,6 +97,10 @@ class Pause:
     kind: str
     prompt: str
     seq: int
+    details: str = ""
+    """A review's rendered details (the order, the customer's words), shown under its title."""
+    form: dict[str, Any] | None = None
+    """A review's form (a JSON Schema) whose values go with the decision."""
 
 
 class RunState:
@@ -141,8 +145,14 @@ class RunState:
             self.trigger = event.get("trigger")
         elif kind == "run_paused":
             node_id = str(event.get("node_id") or "")
+            form = event.get("form")
             self.pauses[node_id] = Pause(
-                node_id, str(event.get("kind", "")), str(event.get("prompt") or ""), seq
+                node_id,
+                str(event.get("kind", "")),
+                str(event.get("prompt") or ""),
+                seq,
+                str(event.get("details") or ""),
+                form if isinstance(form, dict) else None,
             )
             self.status = "paused"
         elif kind == "run_resumed":

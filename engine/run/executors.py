@@ -126,7 +126,10 @@ async def _http_request(ctx: NodeContext, request: HttpRequest) -> dict[str, Any
 @executor("human_review")
 async def run_human_review(ctx: NodeContext, config: HumanReviewConfig) -> Outcome:
     title = str(ctx.render(config.title))
-    answer = await ctx.pause("approval", title, config.timeout_s)
+    details = str(ctx.render(config.details)) if config.details else None
+    answer = await ctx.pause(
+        "approval", title, config.timeout_s, details=details, form=config.form or None
+    )
     if answer is None:
         return Outcome(
             "timeout", {"decision": "timeout", "reviewer": None, "comment": None, "form": None}

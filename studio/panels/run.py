@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -28,20 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.flow import Flow
-from studio.run_state import Pause
-
-FORM_TYPES = ("string", "number", "integer", "boolean")
-
-
-def flat_fields(schema: Any) -> dict[str, str] | None:
-    """Field name -> JSON type for a flat object schema of simple fields, else None."""
-    if not isinstance(schema, dict) or schema.get("type", "object") != "object":
-        return None
-    properties = schema.get("properties") or {}
-    fields = {name: (spec or {}).get("type", "string") for name, spec in properties.items()}
-    if not all(isinstance(kind, str) and kind in FORM_TYPES for kind in fields.values()):
-        return None
-    return fields
+from studio.panels.prompt import PromptArea, flat_fields
 
 
 def _input_note(fields: dict[str, str] | None, kind: Any) -> str:
@@ -117,72 +103,6 @@ class InputForm(QWidget):
                     editor.setText("" if value is None else str(value))
             except (TypeError, ValueError):
                 continue
-
-
-class PromptArea(QFrame):
-    """What a paused run asks for: a review decision, an auth code, or a timer to fire."""
-
-    answered = Signal(str, dict)
-    """(node id, the answer for `resume`)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.pause: Pause | None = None
-        layout = QVBoxLayout(self)
-        self.title = QLabel()
-        self.title.setWordWrap(True)
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.comment = QLineEdit()
-        self.comment.setPlaceholderText("Comment (optional)")
-        self.code = QLineEdit()
-        self.code.setPlaceholderText("Code")
-        buttons = QHBoxLayout()
-        self.approve = QPushButton("Approve")
-        self.reject = QPushButton("Reject")
-        self.submit = QPushButton("Submit code")
-        self.fire = QPushButton("Fire now")
-        for button in (self.approve, self.reject, self.submit, self.fire):
-            buttons.addWidget(button)
-        layout.addWidget(self.title)
-        layout.addWidget(self.comment)
-        layout.addWidget(self.code)
-        layout.addLayout(buttons)
-        self.approve.clicked.connect(lambda: self._answer(decision="approve"))
-        self.reject.clicked.connect(lambda: self._answer(decision="reject"))
-        self.submit.clicked.connect(lambda: self._answer(code=self.code.text().strip()))
-        self.code.returnPressed.connect(self.submit.click)
-        self.fire.clicked.connect(lambda: self._answer(fire=True))
-        self.show_pause(None)
-
-    def show_pause(self, pause: Pause | None) -> None:
-        """Ask for what `pause` needs; hidden for breakpoints (the debug buttons answer them)."""
-        self.pause = pause if pause is not None and pause.kind != "breakpoint" else None
-        kind = self.pause.kind if self.pause else ""
-        self.setVisible(self.pause is not None)
-        for widget, kinds in (
-            (self.comment, ("approval",)),
-            (self.approve, ("approval",)),
-            (self.reject, ("approval",)),
-            (self.code, ("auth",)),
-            (self.submit, ("auth",)),
-            (self.fire, ("timer",)),
-        ):
-            widget.setVisible(kind in kinds)
-        if self.pause is not None:
-            heading = {"approval": "Review", "auth": "Code needed", "timer": "Waiting"}.get(
-                kind, kind
-            )
-            self.title.setText(f"<b>{heading}</b> ({self.pause.node_id}): {self.pause.prompt}")
-            self.comment.clear()
-            self.code.clear()
-
-    def _answer(self, **answer: Any) -> None:
-        if self.pause is None:
-            return
-        if "decision" in answer and self.comment.text().strip():
-            answer["comment"] = self.comment.text().strip()
-        self.answered.emit(self.pause.node_id, answer)
 
 
 class RunPanel(QWidget):
