@@ -24,6 +24,8 @@ class FlowDocument(QObject):
         self._flow = flow or new_flow("Untitled flow")
         self.path = path
         self._saved: Flow | None = self._flow if path else None
+        self._starter: Flow | None = self._flow if flow is None else None
+        """The new-flow starter, untouched: nothing to save until it is edited."""
         self._texts: dict[int, tuple[Flow, str]] = {}
         self._validator = Validator()
         self.analyzer = Analyzer(self._validator)
@@ -45,16 +47,19 @@ class FlowDocument(QObject):
 
     @property
     def modified(self) -> bool:
-        """Whether the saved bytes would differ from the file (undoing back to it counts)."""
-        if self._saved is None:
+        """Whether the saved bytes would differ from the file (undoing back to it counts); an
+        untitled document is modified unless it is the new-flow starter as it came."""
+        baseline = self._saved or (self._starter if self.path is None else None)
+        if baseline is None:
             return True
-        return self._flow is not self._saved and self._text(self._flow) != self._text(self._saved)
+        return self._flow is not baseline and self._text(self._flow) != self._text(baseline)
 
     def _text(self, flow: Flow) -> str:
         """`dumps(flow)`, kept for the saved and the current flow: large flows take a while."""
         cached = self._texts.get(id(flow))
         if cached is None or cached[0] is not flow:
-            self._texts = {k: v for k, v in self._texts.items() if v[0] is self._saved}
+            kept = (self._saved, self._starter)
+            self._texts = {k: v for k, v in self._texts.items() if any(v[0] is f for f in kept)}
             cached = self._texts[id(flow)] = (flow, dumps(flow))
         return cached[1]
 

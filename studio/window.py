@@ -28,6 +28,7 @@ from studio.panels.problems import ProblemsPanel
 from studio.recent import RecentMenu
 from studio.remote import RemoteEntry
 from studio.run_session import RunSession
+from studio.start_page import StartPage
 from studio.workspaces import WorkspacesEntry
 
 FILE_FILTER = "Aerostudio flows (*.flow.json);;JSON files (*.json)"
@@ -57,7 +58,14 @@ class MainWindow(QMainWindow):
         # itself let the docks take the room and left the new canvas a sliver.
         self.canvas_holder = QStackedWidget()
         self.setCentralWidget(self.canvas_holder)
+        self.start_page = StartPage(self.settings)
+        self.start_page.chosen.connect(self.open_path)
+        self.start_page.new_requested.connect(self.new_flow)
+        self.start_page.open_requested.connect(self.open_dialog)
+        self.canvas_holder.addWidget(self.start_page)
         self.set_document(document or FlowDocument())
+        if document is None:
+            self.show_start_page()
         self.recovery = RecoveryBar(self, self.autosave)
         self.addToolBar(self.recovery)
         self.shortcut_overlay = ShortcutOverlay(self)
@@ -116,6 +124,7 @@ class MainWindow(QMainWindow):
         ):
             self._action(edit_menu, text, shortcut, lambda _=False, op=operation: op(self.scene))
         view_menu = self.menuBar().addMenu("&View")
+        self._action(view_menu, "&Start page", QKeySequence(), self.show_start_page)
         self._action(view_menu, "&Fit to window", QKeySequence("F"), lambda: self.view.fit())
         self._action(
             view_menu, "Zoom &in", QKeySequence.StandardKey.ZoomIn, lambda: self.view.zoom(1.25)
@@ -158,10 +167,14 @@ class MainWindow(QMainWindow):
         theme.smooth_grid(self.view)
         self.autosave.track(document)
         self.recent_menu.watch(document)
-        old_view = self.canvas_holder.currentWidget()
+        old_views = [
+            self.canvas_holder.widget(i)
+            for i in range(self.canvas_holder.count())
+            if self.canvas_holder.widget(i) is not self.start_page
+        ]
         self.canvas_holder.addWidget(self.view)
         self.canvas_holder.setCurrentWidget(self.view)
-        if old_view is not None:
+        for old_view in old_views:
             self.canvas_holder.removeWidget(old_view)
             old_view.deleteLater()
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
@@ -208,6 +221,11 @@ class MainWindow(QMainWindow):
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
         return answer == QMessageBox.StandardButton.Discard
+
+    def show_start_page(self) -> None:
+        """View ▸ Start page (and a start without a file): examples, recent flows, New, Open."""
+        self.start_page.refresh()
+        self.canvas_holder.setCurrentWidget(self.start_page)
 
     def new_flow(self) -> None:
         if self.confirm_discard():
