@@ -123,6 +123,9 @@ async def serve_server(
     """`aerostudio serve`: run until cancelled or interrupted."""
     from engine.api.app import EngineApi
     from engine.cli.runs import open_runtime
+    from engine.run.isolation import server_mode
+
+    server_mode()  # code nodes run only in the sandbox here
 
     runtime = open_runtime(db, gateway_url=db, executor_id=executor_id, workers=workers)
     api = EngineApi(runtime, runtime.services.tools, hosts=server_hosts(host, allowed_hosts))

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, meta
 from jinja2 import nodes as jnodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
 
+from engine.flow.bounded import MAX_TEXT, BoundedEnvironment, ExpressionLimit, budget, size
 from engine.nodes.spec import CheckedValue, NodeSpec
 
 Kind = Literal["template", "expression"]
@@ -59,8 +59,8 @@ def _tojson(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+def _environment() -> BoundedEnvironment:
+    env = BoundedEnvironment(
         undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
     )
     # Replay must compute the same values: nothing random.
@@ -97,6 +97,7 @@ def _syntax_message(exc: TemplateSyntaxError, kind: Kind) -> str:
     return f"{where}{exc.message}"
 
 
+@lru_cache(maxsize=8192)
 def _simple_references(text: str, kind: Kind) -> References | None:
     """References of a field in the fast path's subset of Jinja, or None if it needs Jinja."""
     if kind == "expression":
@@ -173,6 +174,54 @@ def references(text: str, kind: Kind) -> References:
     return References(frozenset(found["nodes"]), frozenset(found["vars"]), uses_error)
 
 
+SCOPE_NAMES = frozenset({"input", "vars", "nodes", "run", "error"})
+"""The names a run gives every expression (NODES.md §2)."""
+_CHANGING = frozenset(
+    {"append", "extend", "insert", "remove", "pop", "popitem", "clear", "sort", "reverse"}
+    | {"update", "setdefault", "add", "discard", "difference_update"}
+    | {"intersection_update", "symmetric_difference_update"}
+)
+"""Methods that change a list, dict or set: no data an expression sees allows them."""
+
+
+class Problem(NamedTuple):
+    """Something in a field that will certainly fail when it runs: a validation issue."""
+
+    code: str
+    message: str
+
+
+@lru_cache(maxsize=8192)
+def problems(text: str, kind: Kind) -> tuple[Problem, ...]:
+    """What will certainly fail in a field: a syntax error, a name not in scope (`item` for
+    `vars.item`), or a call of a method that would change data (`vars.list.append(1)`)."""
+    if kind == "template" and not is_template(text):
+        return ()
+    if _simple_references(text, kind) is not None:
+        return ()  # the fast path accepts only scope names and no calls
+    parsed = _parse(text, kind)
+    if isinstance(parsed, str):
+        return (Problem("expr.syntax", parsed),)
+    found = [
+        Problem(
+            "expr.unknown_name",
+            f"'{name}' is not a name expressions know (they know input, vars, nodes, run "
+            f"and error; a variable or a loop's item is vars.{name})",
+        )
+        for name in sorted(meta.find_undeclared_variables(parsed) - SCOPE_NAMES - set(ENV.globals))
+    ]
+    for call in parsed.find_all(jnodes.Call):
+        if isinstance(call.node, jnodes.Getattr) and call.node.attr in _CHANGING:
+            found.append(
+                Problem(
+                    "expr.changes_data",
+                    f"'.{call.node.attr}(...)' would change data, and expressions cannot "
+                    "(a set_variables action sets variables)",
+                )
+            )
+    return tuple(found)
+
+
 @lru_cache(maxsize=8192)
 def _compiled_expression(text: str) -> Callable[..., Any]:
     try:
@@ -203,20 +252,30 @@ def _single_expression(text: str) -> str | None:
 def _checked(value: Any) -> Any:
     if isinstance(value, Undefined):
         raise ExpressionError(value._undefined_message)
+    if size(value) > MAX_TEXT:
+        raise ExpressionLimit(f"its value would be over {MAX_TEXT:,} characters, the limit")
     return value
+
+
+def _named(text: str, message: str) -> ExpressionError:
+    """An error that names the expression, clipped so a long template stays readable."""
+    text = text.strip()
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    return ExpressionError(f"{shown!r}: {message}")
 
 
 def evaluate(text: str, scope: Mapping[str, Any]) -> Any:
     """Evaluate a bare expression to its native value."""
     function = _compiled_expression(text)
     try:
-        return _checked(function(**scope))
-    except (UndefinedError, SecurityError) as exc:
-        raise ExpressionError(str(exc)) from None
-    except ExpressionError:
-        raise
+        with budget():
+            return _checked(function(**scope))
+    except (UndefinedError, SecurityError, ExpressionLimit) as exc:
+        raise _named(text, str(exc)) from None
+    except ExpressionError as exc:
+        raise _named(text, str(exc)) from None
     except Exception as exc:
-        raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
+        raise _named(text, f"{type(exc).__name__}: {exc}") from None
 
 
 def render(text: str, scope: Mapping[str, Any]) -> Any:
@@ -230,21 +289,28 @@ def render(text: str, scope: Mapping[str, Any]) -> Any:
     if isinstance(parsed, str):
         raise ExpressionError(f"does not parse: {parsed}")
     try:
-        return _template(text).render(**scope)
-    except (UndefinedError, SecurityError) as exc:
-        raise ExpressionError(str(exc)) from None
+        with budget():
+            return _template(text).render(**scope)
+    except (UndefinedError, SecurityError, ExpressionLimit) as exc:
+        raise _named(text, str(exc)) from None
     except Exception as exc:
-        raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
+        raise _named(text, f"{type(exc).__name__}: {exc}") from None
 
 
 def render_value(value: Any, scope: Mapping[str, Any]) -> Any:
-    """Render every string inside a JSON value (objects and lists are walked)."""
+    """Render every string inside a JSON value (objects and lists are walked); one evaluation's
+    limits cover the whole value."""
+    with budget():
+        return _render_value(value, scope)
+
+
+def _render_value(value: Any, scope: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
         return render(value, scope)
     if isinstance(value, Mapping):
-        return {k: render_value(v, scope) for k, v in value.items()}
+        return {k: _render_value(v, scope) for k, v in value.items()}
     if isinstance(value, list):
-        return [render_value(v, scope) for v in value]
+        return [_render_value(v, scope) for v in value]
     return value
 
 

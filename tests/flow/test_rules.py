@@ -177,6 +177,18 @@ CASES: list[tuple[str, Callable[[], Flow], Callable[[], Flow], dict | None]] = [
         None,
     ),
     (
+        "expr.unknown_name",
+        lambda: chain(trigger(), end("a", "{% for x in input.rows %}{{ item }}{% endfor %}")),
+        lambda: chain(trigger(), end("a", "{% for x in input.rows %}{{ x }}{% endfor %}")),
+        None,
+    ),
+    (
+        "expr.changes_data",
+        lambda: chain(trigger(), end("a", "{{ input.update({'x': 1}) }}")),
+        lambda: chain(trigger(), end("a", "{{ input.get('x', 1) }}")),
+        None,
+    ),
+    (
         "code.syntax",
         lambda: chain(trigger(), node("c", "code_block", {"code": "def helper(:\n  pass"})),
         lambda: chain(
@@ -313,3 +325,24 @@ def test_parallel_branches_may_not_share_a_node():
 def test_output_variable_counts_as_setting_a_variable():
     first = {**set_vars("s", x=1), "output_variable": "saved"}
     assert validate(chain(trigger(), first, end("a", "{{ vars.saved.x }}"))) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "named"),
+    [
+        ("{{ item.name }}", "expr.unknown_name", "'item'"),
+        ("{{ env.HOME }}", "expr.unknown_name", "'env'"),
+        ("{{ vars.rows.append(2) }}", "expr.changes_data", "'.append(...)'"),
+        ("{{ nodes.a.output.pop('k') }}", "expr.changes_data", "'.pop(...)'"),
+    ],
+)
+def test_expression_issues_name_what_will_fail(text, code, named):
+    issues = [i for i in validate(chain(trigger(), end("b", text))) if i.code == code]
+    assert [(i.severity, i.node_id, i.field) for i in issues] == [("error", "b", "end.output")]
+    assert named in issues[0].message
+
+
+def test_names_a_template_declares_are_known():
+    text = "{% set n = 2 %}{% for r in input.rows %}{{ loop.index * n }}{{ r }}{% endfor %}"
+    assert validate(chain(trigger(), end("b", text))) == []
+    assert validate(chain(trigger(), end("b", "{{ range(3) | list }} {{ dict(a=1) }}"))) == []

@@ -30,6 +30,8 @@ CODES: dict[str, str] = {
     "expr.unknown_node": "an expression uses nodes.X and there is no node X",
     "expr.not_upstream": "an expression uses nodes.X and X does not run before this node",
     "expr.var_unset": "an expression uses vars.X and nothing upstream sets X",
+    "expr.unknown_name": "an expression uses a name other than input, vars, nodes, run and error",
+    "expr.changes_data": "an expression calls a method that would change data (append, update)",
     "code.syntax": "a code block's Python does not parse or defines no main()",
     "tool.unknown": "a tool is not in the workspace",
     "tool.bad_arguments": "arguments do not fit the tool's input schema",

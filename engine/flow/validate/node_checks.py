@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from engine.flow.expressions import References, field_strings, references, syntax_error
+from engine.flow.expressions import References, field_strings, problems, references
 from engine.flow.io import json_path
 from engine.flow.model import Node
 from engine.flow.validate.issues import Issue, error
@@ -109,11 +109,8 @@ def node_facts(node: Node) -> NodeFacts:
         found = references(text, kind)
         if found.nodes or found.vars:
             refs.append((path, found))
-            continue
-        # A field that does not parse has no references: only these need the syntax check.
-        problem = syntax_error(text, kind)
-        if problem is not None:
-            issues.append(error("expr.syntax", problem, node_id=node.id, field=path))
+        for problem in problems(text, kind):
+            issues.append(error(problem.code, problem.message, node_id=node.id, field=path))
     variables = spec.variables_set(node.config)
     if node.output_variable:
         variables = [*variables, node.output_variable]

@@ -1,0 +1,159 @@
+"""Expressions cannot change the run's data, read JSON keys before dict methods, and stay within
+their cost limits (engine.flow.bounded), whether evaluated alone or in a real run."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+
+import pytest
+
+from engine.flow.bounded import MAX_INT_BITS, MAX_ITEMS, MAX_STEPS, MAX_TEXT
+from engine.flow.expressions import ExpressionError, evaluate, render, render_value
+from engine.run import FlowInvalid, Runtime
+from tests.flow.builders import edge, end, flow, node, set_vars, trigger
+
+KEYS = ["items", "keys", "values", "get", "update", "pop", "copy", "setdefault", "clear"]
+
+
+def _scope() -> dict:
+    return {
+        "input": {"a": 1, "items": [1, 2], "user": {"name": "Ada"}},
+        "vars": {"x": [1], "seen": {"k": "v"}},
+        "nodes": {"ask": {"text": "yes", "values": [3, 4]}},
+        "run": {"id": "r1"},
+        "error": None,
+    }
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_a_json_key_named_like_a_dict_method_is_the_key(key):
+    scope = {"input": {key: [1, 2]}}
+    assert evaluate(f"input.{key}", scope) == [1, 2]
+    assert render(f"{{{{ input.{key} | sum }}}}", scope) == 3
+    assert render(f"n={{{{ input.{key} | length }}}}", scope) == "n=2"
+
+
+def test_dict_methods_still_work_where_no_key_has_their_name():
+    assert evaluate("input.get('a', 0) + input.get('zz', 5)", _scope()) == 6
+    assert evaluate("input.user.items() | list", _scope()) == [("name", "Ada")]
+
+
+@pytest.mark.parametrize(
+    ("text", "method"),
+    [
+        ("{{ input.update({'x': 1}) }}", "update"),
+        ("{{ vars.x.append(2) }}", "append"),
+        ("{{ input.pop('a') }}", "pop"),
+        ("{{ vars.seen.setdefault('n', 1) }}", "setdefault"),
+        ("{{ nodes.ask['values'].clear() }}", "clear"),
+        ("changed: {{ input.user.update(name='Bob') }}", "update"),
+    ],
+)
+def test_an_expression_cannot_change_the_data_it_reads(text, method):
+    scope = _scope()
+    before = copy.deepcopy(scope)
+    with pytest.raises(ExpressionError) as raised:
+        render(text, scope)
+    message = str(raised.value)
+    assert text[text.index("{{") + 2 : text.index("}}")].strip() in message  # names it
+    assert f"'{method}' would change" in message
+    assert scope == before
+
+
+@pytest.mark.parametrize(
+    ("expression", "limit"),
+    [
+        ("(3 ** 7000000) % 7", f"{MAX_INT_BITS:,} bits"),
+        ("'a' * 200000000", f"{MAX_TEXT:,} characters"),
+        ("200000000 * 'a'", f"{MAX_TEXT:,} characters"),
+        ("[0] * 200000000", f"{MAX_ITEMS:,} items"),
+        ("'{:>900000000}'.format(1)", f"{MAX_TEXT:,} characters"),
+        ("'%900000000d' % 1", f"{MAX_TEXT:,} characters"),
+        ("'x'.center(900000000)", f"{MAX_TEXT:,} characters"),
+        ("'x' | indent(900000000)", f"{MAX_TEXT:,} characters"),
+        ("(['ab' * 4000000] * 3) | join", f"{MAX_TEXT:,} characters"),
+        ("('ab' * 4000000).replace('a', 'aaaa')", f"{MAX_TEXT:,} characters"),
+        ("[[0] * 100000] * 100000", f"{MAX_TEXT:,} characters"),
+    ],
+)
+def test_costly_expressions_fail_fast_naming_the_limit(expression, limit):
+    start = time.perf_counter()
+    with pytest.raises(ExpressionError) as raised:
+        evaluate(expression, _scope())
+    assert time.perf_counter() - start < 0.5
+    assert repr(expression) in str(raised.value)
+    assert limit in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        "{% set ns = namespace(s='ab') %}{% for i in range(60) %}"
+        "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}",
+        "{% for i in range(100000) %}{{ 'a' * 1000 }}{% endfor %}",
+        "{% set big %}{% for i in range(100000) %}" + "x" * 200 + "{% endfor %}{% endset %}-",
+    ],
+)
+def test_costly_templates_fail_fast(template):
+    start = time.perf_counter()
+    with pytest.raises(ExpressionError) as raised:
+        render(template, _scope())
+    assert time.perf_counter() - start < 1.0
+    assert "limit" in str(raised.value)
+
+
+def test_the_step_limit_holds_one_config_not_each_string():
+    loop = "{% for i in range(100000) %}{% endfor %}"
+    assert render(loop, _scope()) == ""
+    with pytest.raises(ExpressionError, match=f"{MAX_STEPS:,} steps"):
+        render_value([loop] * (MAX_STEPS // 100000 + 1), _scope())
+
+
+def test_ordinary_large_work_stays_within_the_limits():
+    rows = list(range(50000))
+    text = "{% for r in input.rows %}{{ r }},{% endfor %}"
+    assert render(text, {"input": {"rows": rows}}).count(",") == 50000
+    assert evaluate("input.rows | sum", {"input": {"rows": rows}}) == sum(rows)
+    assert evaluate("2 ** 1000 > 0 and 'ab' * 1000 != ''", {}) is True
+
+
+async def _finish(document, payload):
+    handle = Runtime().start(document, payload)
+    return await asyncio.wait_for(handle.result(), 10)
+
+
+@pytest.mark.anyio
+async def test_a_run_loops_over_an_items_key_and_sums_it():
+    nodes = [
+        trigger(),
+        node("each", "loop", {"items": "input.items"}),
+        set_vars("double", twice="{{ vars.item * 2 }}"),
+        end("total", "{{ nodes.each.results | map(attribute='twice') | sum }}"),
+    ]
+    edges = [edge("start", "each"), edge("each", "double", "body"), edge("each", "total", "done")]
+    result = await _finish(flow(nodes, edges), {"items": [1, 2, 3]})
+    assert result.status == "succeeded", result.error
+    assert result.output == 12
+
+
+@pytest.mark.anyio
+async def test_a_run_fails_a_costly_expression_without_holding_the_loop():
+    nodes = [trigger(), end("boom", "{{ (3 ** 7000000) % 7 }}")]
+    start = time.perf_counter()
+    result = await _finish(flow(nodes, [edge("start", "boom")]), {})
+    assert time.perf_counter() - start < 2
+    assert result.status == "failed"
+    assert "3 ** 7000000" in result.error["message"]
+    assert f"{MAX_INT_BITS:,} bits" in result.error["message"]
+
+
+@pytest.mark.anyio
+async def test_a_flow_that_changes_its_input_does_not_run():
+    payload = {"a": 1}
+    nodes = [trigger(), end("change", "{{ input.update({'x': 1}) }}")]
+    with pytest.raises(FlowInvalid, match="would change data"):
+        await _finish(flow(nodes, [edge("start", "change")]), payload)
+    assert payload == {"a": 1}
