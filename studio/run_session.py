@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ from studio.panels.data import DataInspector
 from studio.panels.history import RunHistory
 from studio.panels.run import RunPanel
 from studio.run_state import FINISHED_RUN, RunState
-from studio.runtime import RuntimeConnection, RuntimeUnavailable, readable
+from studio.runtime import RuntimeConnection, RuntimeUnavailable, readable, runtime_log
 
 if TYPE_CHECKING:
     from studio.window import MainWindow
@@ -436,7 +437,12 @@ class RunSession(QObject):
     # ------------------------------------------------------------------------- connection
 
     def _connection_changed(self, state: str) -> None:
-        self.runtime_label.setText(f"Runtime: {state}")
+        text, restart = f"Runtime: {state}", self.connection.last_restart
+        if restart is not None and state in ("restarting", "connected"):
+            when, why = restart
+            text += f" · restarted at {time.strftime('%H:%M', time.localtime(when))} ({why})"
+            self.runtime_label.setToolTip(f"Why, and what the runtime said: {runtime_log()}")
+        self.runtime_label.setText(text)
         if state.startswith("error: "):
             self.report(state.removeprefix("error: "))
         elif state == "connected" and self.scene is not None:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction
@@ -22,6 +23,9 @@ from engine.api.client import ApiClient, ApiError, local_runtime
 from engine.paths import data_dir
 
 LOG_FILE = "runtime.log"
+RETRY_DELAYS_S = (0.25, 0.5, 1.0, 2.0)
+"""Waits between health checks before a runtime whose process lives counts as hung: one failed
+check is often a race (a keep-alive connection the server just closed), not a dead runtime."""
 
 
 class RuntimeUnavailable(Exception):
@@ -65,6 +69,8 @@ class RuntimeConnection(QObject):
         """Counts the runtimes connected to: a new number means another runtime process, whose
         event numbers may differ from its predecessor's for events that were never saved."""
         self._restartable = True
+        self.last_restart: tuple[float, str] | None = None
+        """(when, why) the local runtime was last started again, for the status bar."""
         self.keep_running = QAction("&Keep runtime running after exit", self)
         self.keep_running.setCheckable(True)
         self._health = QTimer(self)
@@ -207,22 +213,53 @@ class RuntimeConnection(QObject):
     async def _check(self) -> bool:
         if self._client is None:
             return False
-        try:
-            await self._client.health()
+        reason = await self._gone_reason(self._client)
+        if reason is None:
             if self._state != "connected":
                 self._set_state("connected")
             return True
-        except ApiError as exc:
-            if not self._restartable:
-                self._set_state(f"error: {exc.message}")
-                return False
+        if not self._restartable:
+            self._set_state(f"error: {reason}")
+            return False
+        self.last_restart = (time.time(), reason)
+        log_line(f"restarting the local runtime: {reason}")
         self._set_state("restarting")
-        self.progress.emit("The runtime stopped answering: starting it again…")
+        self.progress.emit(f"The local runtime was gone ({reason}): starting it again…")
         old, self._client = self._client, None
         await old.aclose()
         self._stop_process()
         await self.ensure()
         return True
+
+    async def _gone_reason(self, client: ApiClient) -> str | None:
+        """Why the runtime counts as gone, or None while it answers. A process that exited is
+        gone at once; one that lives must fail every check over a few seconds (hung)."""
+        failure = ""
+        for attempt, delay in enumerate((0.0, *RETRY_DELAYS_S)):
+            exited = self._exited()
+            if exited is not None:
+                return exited
+            await asyncio.sleep(delay)
+            try:
+                await client.health()
+            except ApiError as exc:
+                failure = exc.message
+                continue
+            if attempt:
+                log_line(f"the runtime answered again after {attempt} failed health checks")
+            return None
+        return f"it did not answer {len(RETRY_DELAYS_S) + 1} health checks ({failure})"
+
+    def _exited(self) -> str | None:
+        """How the runtime's process ended, when it did (ours, or the one runtime.json names)."""
+        if self._process is not None:
+            code = self._process.poll()
+            if code is None:
+                return None
+            return f"its process ended with {_how(code)}"
+        if self._restartable and local_runtime() is None:
+            return "its process is gone (runtime.json names no running process)"
+        return None
 
     # -------------------------------------------------------------------------- stopping
 
@@ -249,6 +286,27 @@ class RuntimeConnection(QObject):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+def _how(code: int) -> str:
+    """An exit code as a person reads it (a negative one is the signal that ended it)."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(-code).name}"
+        return f"signal {-code}"
+    return f"exit code {code}"
+
+
+def runtime_log() -> Path:
+    """The local runtime's log: what it printed, and the studio's lines on restarting it."""
+    return data_dir() / LOG_FILE
+
+
+def log_line(text: str) -> None:
+    """A line from the studio in runtime.log, next to what the runtime wrote: why it restarted."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    with contextlib.suppress(OSError), open(runtime_log(), "a", encoding="utf-8") as log:
+        log.write(f"{stamp} studio: {text}\n")
 
 
 def _swallow(task: asyncio.Future[object]) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from engine.paths import data_dir
 from studio.document import FlowDocument
+from studio.runtime import runtime_log
 from studio.window import MainWindow
 from tests.flow.builders import edge, end, flow, node, set_vars, trigger
 from tests.studio.harness import (
@@ -74,6 +75,10 @@ def test_a_killed_runtime_is_started_again_and_the_run_completes(qtbot, monkeypa
 
             await until(lambda: finished(window), "the run to complete", START_S)
             assert "restarting" in states and states[-1] == "connected"
+            why = "its process ended with signal SIGKILL"
+            log = runtime_log().read_text(encoding="utf-8")
+            assert f"studio: restarting the local runtime: {why}" in log
+            assert why in session.runtime_label.text()
             assert runtime_pid() not in (None, first) and session.connection.owns_process
             state = session.state
             assert state.status == "succeeded"
