@@ -73,7 +73,7 @@ def master_key(data_dir: Path, use_keyring: bool = True) -> bytes:
     key = AESGCM.generate_key(bit_length=256)
     if use_keyring and _into_keyring(account, key):
         return key
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_key_file(path, key)
     return key
 

@@ -24,7 +24,7 @@ from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
 
 from engine import __version__
 from engine.flow import Flow, from_document, to_document
-from engine.paths import data_dir
+from engine.paths import data_dir, private_file
 from engine.run import rerun, watch
 from engine.run.context import NodeContext, Outcome, Services
 from engine.run.dbos_logging import configure_dbos_logging
@@ -134,7 +134,7 @@ class DurableRuntime:
         """DBOS's database: a sibling SQLite file, or the same PostgreSQL database."""
         if self.url.startswith("sqlite:///"):
             path = Path(self.url.removeprefix("sqlite:///"))
-            return f"sqlite:///{path.with_name(path.stem + '-dbos.sqlite')}"
+            return f"sqlite:///{private_file(path.with_name(path.stem + '-dbos.sqlite'))}"
         return self.url
 
     def prune(self, policy: Retention) -> list[str]:

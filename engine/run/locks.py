@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from engine.paths import private_file
 from engine.store.db import normalize_url
 
 
@@ -63,7 +64,7 @@ class RuntimeLock:
     def _lock_file(self, path: Path) -> bool:
         import fcntl
 
-        handle = path.open("a")
+        handle = private_file(path).open("a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

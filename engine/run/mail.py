@@ -34,7 +34,7 @@ class Outbox:
     link_base_url: str = "http://127.0.0.1:7410"
 
     def write(self, message: EmailMessage) -> Path:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         stem = f"{time.time_ns():020d}"
         path = self.folder / f"{stem}.eml"
         temporary = path.with_suffix(".tmp")

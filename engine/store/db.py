@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+
+from engine.paths import private_file
 
 
 def normalize_url(url: str) -> str:
@@ -19,10 +22,15 @@ def normalize_url(url: str) -> str:
 
 
 def create_engine(url: str) -> sa.Engine:
-    """SQLite in WAL mode with synchronous=NORMAL (durable at each commit on a process kill), or
-    any other SQLAlchemy URL."""
+    """SQLite in WAL mode with synchronous=NORMAL (durable at each commit on a process kill), its
+    file readable by its owner only, or any other SQLAlchemy URL."""
     if not url.startswith("sqlite"):
         return sa.create_engine(normalize_url(url), pool_pre_ping=True)
+    database = sa.engine.make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database)
+        if path.parent.is_dir():
+            private_file(path)  # SQLite gives its -wal and -shm files the same mode
     engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")

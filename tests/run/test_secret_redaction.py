@@ -1,0 +1,204 @@
+"""A tool that echoes its environment, a tool error and an HTTP answer that repeat a secret: the
+secret is in none of what a run stores or streams (node records, events in the store and on the
+API stream, `run --json`, the run's output and errors, the call log), while the node that uses
+it by reference still sends the real value. The data folder is private (0700, files 0600)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from engine.redaction import MARKER
+from tests.flow.builders import document, edge, end, node, trigger
+from tests.planted import NAME, PLANTED, assert_clean, leaks
+
+pytestmark = pytest.mark.timeout(240)
+LEAKY = Path(__file__).parents[1] / "gateway" / "leaky_server.py"
+
+
+class EchoHeaders:
+    """A loopback HTTP server that answers each GET with the headers it received."""
+
+    def __init__(self) -> None:
+        self.received: list[str | None] = []
+        echo = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                echo.received.append(self.headers.get("X-Token"))
+                body = json.dumps({"headers": dict(self.headers)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/echo"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def echo() -> Iterator[EchoHeaders]:
+    server = EchoHeaders()
+    yield server
+    server.server.shutdown()
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AEROSTUDIO_HOME": str(home),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+
+
+def _cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "engine", *args],
+        env=_env(home),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert_clean(done.stdout + done.stderr, f"the output of aerostudio {args[0]}")
+    assert done.returncode == 0, (args, done.stderr[-2000:])
+    return done
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A data folder with workspace `ops`: the planted secret, and the leaky server given it."""
+    home = tmp_path / "home"
+    _cli(home, "workspace", "create", "ops")
+    _cli(home, "secret", "set", "-w", "ops", NAME, stdin=PLANTED)
+    _cli(
+        home,
+        "server",
+        "add",
+        "-w",
+        "ops",
+        "leaky",
+        "--command",
+        sys.executable,
+        "--arg",
+        str(LEAKY),
+        "--env-secret",
+        f"{NAME}={NAME}",
+    )
+    return home
+
+
+def _flow(url: str) -> dict:
+    nodes = [
+        trigger(),
+        node("env", "mcp_tool", {"tool": "leaky__environment", "arguments": {}}),
+        node(
+            "call",
+            "action",
+            {
+                "action": "http_request",
+                "http_request": {"url": url, "headers": {"X-Token": {"secret": NAME}}},
+            },
+        ),
+        node("refuse", "mcp_tool", {"tool": "leaky__refuse", "arguments": {"name": NAME}}),
+        end("oops", "{{ error.message }}"),
+    ]
+    edges = [
+        edge("start", "env"),
+        edge("env", "call"),
+        edge("call", "refuse"),
+        edge("refuse", "oops", "error"),
+    ]
+    return document(nodes, edges, workspace="ops")
+
+
+def _check_events(events: list[dict], where: str) -> None:
+    """The leaks were there to be redacted, and were."""
+    assert_clean(json.dumps(events, ensure_ascii=False), where)
+    finished = {e["node_id"]: e for e in events if e["type"] == "node_finished"}
+    shown = finished["env"]["output"]["structured"]
+    assert shown["plain"][NAME] == MARKER and shown["base64"][NAME] == MARKER
+    assert shown["plain"]["PATH"]  # the environment really was shown
+    assert finished["call"]["output"]["json"]["headers"]["X-Token"] == MARKER
+    assert MARKER in finished["oops"]["output"]
+    [failed] = [e for e in events if e["type"] == "node_failed"]
+    assert MARKER in failed["error"]["message"]
+    [result] = [e for e in events if e["type"] == "tool_result" and e["node_id"] == "env"]
+    assert_clean(json.dumps(result), where)
+
+
+def _check_private(home: Path) -> None:
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    loose = [
+        f"{path.relative_to(home)} {stat.S_IMODE(path.stat().st_mode):o}"
+        for path in home.rglob("*")
+        if path.stat().st_mode & 0o077
+    ]
+    assert not loose, f"readable by others: {loose}"
+
+
+def test_run_json_the_store_and_the_call_log_hold_no_secret(home, echo, tmp_path):
+    path = tmp_path / "leaks.flow.json"
+    path.write_text(json.dumps(_flow(echo.url)))
+    done = _cli(home, "run", str(path), "--json")
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    _check_events(events, "run --json")
+    assert echo.received == [PLANTED]  # the node that uses the secret sent the real value
+    log = _cli(home, "log", "-w", "ops", "--json").stdout
+    assert "tool_error" in log and MARKER in log
+    assert not list(leaks(home))  # runs.sqlite (events, records, runs), gateway.sqlite (log)
+    _check_private(home)
+
+
+def _serve(home: Path) -> tuple[subprocess.Popen[str], str, str]:
+    """`aerostudio serve` on loopback: the process, its URL and the first admin's token."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", "serve", "--port", "0"],
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    token = process.stdout.readline().strip().removeprefix("admin token: ")
+    url = process.stdout.readline().strip().removeprefix("aerostudio serve at ")
+    assert token.startswith("aero_") and url.startswith("http://"), (token, url)
+    return process, url, token
+
+
+def test_the_api_stream_and_run_detail_hold_no_secret(home, echo):
+    process, url, token = _serve(home)
+    try:
+        with httpx2.Client(base_url=url, timeout=httpx2.Timeout(120)) as http:
+            auth = {"Authorization": f"Bearer {token}"}
+            started = http.post("/api/runs", json={"flow": _flow(echo.url)}, headers=auth)
+            assert started.status_code == 201, started.text
+            run_id = started.json()["run_id"]
+            stream = http.get(f"/api/runs/{run_id}/events", headers=auth).text
+            events = [json.loads(line[5:]) for line in stream.splitlines() if line[:5] == "data:"]
+            assert events[-1]["type"] == "run_finished"
+            _check_events(events, "the API's event stream")
+            detail = http.get(f"/api/runs/{run_id}", headers=auth).text
+            assert_clean(detail, "GET /api/runs/{id}")
+            assert MARKER in detail
+    finally:
+        process.terminate()
+        assert process.wait(30) == 0
+    assert echo.received == [PLANTED]
+    assert not list(leaks(home))
+    _check_private(home)
