@@ -53,10 +53,16 @@ class EngineApi:
         runtime_token: str | None = None,
         *,
         hosts: tuple[str, ...] = LOCAL_HOSTS,
+        allow_stdio_servers: bool | None = None,
     ) -> None:
         self.runtime = runtime
         self.gateway = gateway
         self.members = Members(ServerTokens(gateway.engine), runtime_token)
+        # Stdio servers over the API: the desktop's own admin may add them; a server's admins
+        # only where its operator allowed it (engine.api.gateway_routes).
+        self.allow_stdio_servers = (
+            runtime_token is not None if allow_stdio_servers is None else allow_stdio_servers
+        )
         self.host_check = HostCheck(hosts)
         self.mcp = GatewayApp(gateway, hosts=hosts)
         self.deployments = Deployments(gateway.engine)
@@ -78,11 +84,11 @@ class EngineApi:
         deploy flows and manage servers (as in the gateway); admins do everything."""
         route = Guard(self.members, self.host_check).route
         groups = (
-            MemberRoutes(self.members),
+            MemberRoutes(self.members, self.gateway),
             RunRoutes(self.runtime),
             DeploymentRoutes(self.deployments),
             TriggerRoutes(self.runtime, self.deployments, self.gateway, self.members),
-            GatewayRoutes(self.gateway),
+            GatewayRoutes(self.gateway, allow_stdio=self.allow_stdio_servers),
             RetentionRoutes(self.runtime, self.gateway.engine),
         )
         return [

@@ -9,9 +9,10 @@ from starlette.routing import Route
 
 from engine.api.deployments import DeploymentRefused, Deployments
 from engine.api.errors import SEQ_MAX, ApiError, flow_body, json_body, whole_number
-from engine.api.members import DEVELOPER, VIEWER
+from engine.api.members import DEVELOPER, VIEWER, caller, check_flow, check_workspace
 from engine.api.routing import Router
 from engine.flow import Flow
+from engine.gateway.tokens import Member
 
 
 class DeploymentRoutes:
@@ -20,6 +21,11 @@ class DeploymentRoutes:
 
     def __init__(self, deployments: Deployments) -> None:
         self.deployments = deployments
+
+    def _check(self, member: Member, flow_id: str) -> None:
+        """A 403 unless the member belongs to the workspace of every version of the flow."""
+        for workspace in sorted(self.deployments.workspaces(flow_id), key=str):
+            check_workspace(member, workspace)
 
     def routes(self, route: Router) -> list[Route]:
         return [
@@ -44,6 +50,8 @@ class DeploymentRoutes:
         """
         body = await json_body(request)
         flow = flow_body(body)
+        check_flow(caller(request), flow)
+        self._check(caller(request), flow.id)
         try:
             deployment, created = self.deployments.deploy(flow)
         except DeploymentRefused as exc:
@@ -65,8 +73,10 @@ class DeploymentRoutes:
         parameters:
           - {name: flow_id, in: query, schema: {type: string}}
         """
+        member = caller(request)
         versions = self.deployments.versions(request.query_params.get("flow_id"))
-        return JSONResponse({"deployments": [d.__dict__ for d in versions]})
+        shown = [d.__dict__ for d in versions if member.may_use(d.workspace)]
+        return JSONResponse({"deployments": shown})
 
     async def deployed_flow(self, request: Request) -> Response:
         """
@@ -81,6 +91,7 @@ class DeploymentRoutes:
         from engine.flow import to_document
 
         flow_id = request.path_params["flow_id"]
+        self._check(caller(request), flow_id)
         given = request.query_params.get("version")
         versions = self.deployments.versions(flow_id)
         active = next((d.version for d in versions if d.active), None)
@@ -99,6 +110,7 @@ class DeploymentRoutes:
         """
         query = request.query_params
         flow_id = request.path_params["flow_id"]
+        self._check(caller(request), flow_id)
         old, new = (whole_number(query.get(k), k, 0, high=SEQ_MAX) for k in ("from", "to"))
         diff = self.deployments.diff(flow_id, old, new)
         return JSONResponse({"diff": diff})
@@ -110,6 +122,7 @@ class DeploymentRoutes:
           schema: {type: object, required: [version], properties: {version: {type: integer}}}
         """
         flow_id = request.path_params["flow_id"]
+        self._check(caller(request), flow_id)
         version = whole_number(
             (await json_body(request)).get("version"), "version", 0, high=SEQ_MAX
         )
@@ -121,6 +134,7 @@ class DeploymentRoutes:
         summary: Deactivate a flow (its endpoints and webhooks stop answering)
         """
         flow_id = request.path_params["flow_id"]
+        self._check(caller(request), flow_id)
         self.deployments.deactivate(flow_id)
         return JSONResponse({"flow_id": flow_id, "active": None})
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,10 +35,24 @@ class Deployment:
     hash: str
     active: bool
     created_at: float
+    workspace: str | None = None  # the flow's, fixed when the version was deployed
+
+
+def _workspace(flow_text: str) -> str | None:
+    """The workspace of a stored flow file."""
+    workspace = json.loads(flow_text).get("workspace")
+    return str(workspace) if workspace else None
 
 
 def _deployment(row: sa.Row) -> Deployment:  # type: ignore[type-arg]
-    return Deployment(row.flow_id, row.version, row.hash, bool(row.active), row.created_at)
+    return Deployment(
+        row.flow_id,
+        row.version,
+        row.hash,
+        bool(row.active),
+        row.created_at,
+        _workspace(row.flow),
+    )
 
 
 @dataclass(frozen=True)
@@ -84,7 +99,7 @@ class Deployments:
                     created_at=now,
                 )
             )
-        return Deployment(flow.id, version, digest, False, now), True
+        return Deployment(flow.id, version, digest, False, now, flow.workspace or None), True
 
     def versions(self, flow_id: str | None = None) -> list[Deployment]:
         query = deployments.select().order_by(deployments.c.flow_id, deployments.c.version)
@@ -92,6 +107,13 @@ class Deployments:
             query = query.where(deployments.c.flow_id == flow_id)
         with self.engine.connect() as db:
             return [_deployment(r) for r in db.execute(query).all()]
+
+    def workspaces(self, flow_id: str) -> set[str | None]:
+        """The workspaces of a flow id's deployed versions: who may deploy, activate or read
+        them must belong to each (a flow id cannot be taken over from another workspace)."""
+        query = sa.select(deployments.c.flow).where(deployments.c.flow_id == flow_id)
+        with self.engine.connect() as db:
+            return {_workspace(text) for text in db.execute(query).scalars()}
 
     def flow(self, flow_id: str, version: int | None = None) -> Flow:
         """A version's flow, the active one by default."""

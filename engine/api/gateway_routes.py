@@ -10,16 +10,49 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from engine.api.errors import ApiError, json_body, positive_seconds, unix_time, whole_number
-from engine.api.members import ADMIN, DEVELOPER, VIEWER
+from engine.api.members import ADMIN, DEVELOPER, VIEWER, caller, check_workspace
 from engine.api.routing import Router
 from engine.gateway.core import Gateway
 
+STDIO_SETTING = "--allow-stdio-servers"
+STDIO_ENV = "AEROSTUDIO_ALLOW_STDIO_SERVERS"
+
+
+def _slug(request: Request) -> str:
+    """The path's workspace, once the caller is known to belong to it (else a 403)."""
+    slug: str = request.path_params["slug"]
+    check_workspace(caller(request), slug)
+    return slug
+
 
 class GatewayRoutes:
-    """As in the gateway: developers manage servers; secrets and tokens are for admins."""
+    """As in the gateway: developers manage remote servers; servers that are commands run on
+    this host, so only admins add or change them, and on a server only where its operator
+    allowed it (`allow_stdio`); secrets and tokens are for admins. Every route of a workspace
+    wants a member of it."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, *, allow_stdio: bool = False) -> None:
         self.gateway = gateway
+        self.allow_stdio = allow_stdio
+
+    def _check_stdio(self, request: Request, action: str) -> None:
+        """A 403 unless the caller may add or change a server that is a command."""
+        member = caller(request)
+        if member.role != ADMIN:
+            raise ApiError(
+                403,
+                "forbidden",
+                f"{action} a stdio server (a command run on this host) needs the admin role; "
+                f"member '{member.name}' is {member.role}",
+            )
+        if not self.allow_stdio:
+            raise ApiError(
+                403,
+                "stdio_servers_off",
+                f"{action} a stdio server over the API is off on this server: its operator "
+                f"can allow it with `aerostudio serve {STDIO_SETTING}` ({STDIO_ENV}=1), or "
+                "add it on the host with `aerostudio workspace server add`",
+            )
 
     def routes(self, route: Router) -> list[Route]:
         return [
@@ -53,19 +86,21 @@ class GatewayRoutes:
             ),
         ]
 
-    async def list_workspaces(self, _request: Request) -> Response:
+    async def list_workspaces(self, request: Request) -> Response:
         """
-        summary: Workspaces
+        summary: The workspaces the caller belongs to
         """
+        member = caller(request)
         stored = [
             {"slug": w.slug, "name": w.name, "builtin": False}
             for w in self.gateway.workspaces.all()
+            if member.may_use(w.slug)
         ]
         known = {w["slug"] for w in stored}
         builtin = [
             {"slug": slug, "name": slug, "builtin": True}
             for slug in sorted(self.gateway.builtin)
-            if slug not in known
+            if slug not in known and member.may_use(slug)
         ]
         return JSONResponse({"workspaces": stored + builtin})
 
@@ -82,7 +117,7 @@ class GatewayRoutes:
         """
         summary: A workspace's servers (secret references, never values)
         """
-        slug = request.path_params["slug"]
+        slug = _slug(request)
         return JSONResponse(
             {
                 "servers": [
@@ -104,8 +139,10 @@ class GatewayRoutes:
             cwd: {type: string}, url: {type: string}, transport: {type: string},
             headers: {type: object}}}}}
         """
-        slug = request.path_params["slug"]
+        slug = _slug(request)
         body = await json_body(request)
+        if "command" in (body.get("config") or {}):
+            self._check_stdio(request, "adding")
         server = self.gateway.workspaces.add_server(
             slug, str(body.get("name", "")), body.get("config") or {}
         )
@@ -119,7 +156,9 @@ class GatewayRoutes:
           schema: {type: object, properties: {enabled: {type: boolean, default: true},
             tool: {type: string}}}
         """
-        slug, name = request.path_params["slug"], request.path_params["name"]
+        slug, name = _slug(request), request.path_params["name"]
+        if self.gateway.workspaces.server(slug, name).kind == "stdio":
+            self._check_stdio(request, "changing")
         body = await json_body(request)
         enabled = bool(body.get("enabled", True))
         if body.get("tool"):
@@ -137,7 +176,16 @@ class GatewayRoutes:
         """
         summary: Remove a server
         """
-        slug, name = request.path_params["slug"], request.path_params["name"]
+        slug, name = _slug(request), request.path_params["name"]
+        if self.gateway.workspaces.server(slug, name).kind == "stdio":
+            member = caller(request)
+            if member.role != ADMIN:
+                raise ApiError(
+                    403,
+                    "forbidden",
+                    f"removing a stdio server needs the admin role; member '{member.name}' "
+                    f"is {member.role}",
+                )
         self.gateway.workspaces.remove_server(slug, name)
         await self.gateway.stop_server(slug, name)
         return JSONResponse({"removed": name})
@@ -154,7 +202,7 @@ class GatewayRoutes:
         """
         from engine.gateway.calllog import redact
 
-        slug, name = request.path_params["slug"], request.path_params["name"]
+        slug, name = _slug(request), request.path_params["name"]
         started = time.perf_counter()
         try:
             tools = await (await self.gateway.upstream(slug, name)).list_tools()
@@ -185,7 +233,7 @@ class GatewayRoutes:
         """
         summary: The workspace's tools (starts its servers), with annotations
         """
-        tools = await self.gateway.list_tools(request.path_params["slug"])
+        tools = await self.gateway.list_tools(_slug(request))
         return JSONResponse(
             {
                 "tools": [
@@ -206,7 +254,7 @@ class GatewayRoutes:
         """
         summary: Secret names and dates (values are write-only)
         """
-        entries = self.gateway.vault.entries(request.path_params["slug"])
+        entries = self.gateway.vault.entries(_slug(request))
         return JSONResponse({"secrets": [e.__dict__ for e in entries]})
 
     async def set_secret(self, request: Request) -> Response:
@@ -215,7 +263,7 @@ class GatewayRoutes:
         requestBody:
           schema: {type: object, required: [value], properties: {value: {type: string}}}
         """
-        slug, name = request.path_params["slug"], request.path_params["name"]
+        slug, name = _slug(request), request.path_params["name"]
         value = (await json_body(request)).get("value")
         if not isinstance(value, str) or not value:
             raise ApiError(400, "bad_request", "value: a non-empty string")
@@ -227,7 +275,7 @@ class GatewayRoutes:
         """
         summary: Delete a secret
         """
-        self.gateway.vault.delete(request.path_params["slug"], request.path_params["name"])
+        self.gateway.vault.delete(_slug(request), request.path_params["name"])
         return JSONResponse({"deleted": request.path_params["name"]})
 
     async def list_tokens(self, request: Request) -> Response:
@@ -235,7 +283,7 @@ class GatewayRoutes:
         summary: Tokens (never the tokens themselves)
         """
         now = time.time()
-        tokens = self.gateway.tokens.all(request.path_params["slug"])
+        tokens = self.gateway.tokens.all(_slug(request))
         return JSONResponse({"tokens": [{**t.__dict__, "state": t.state(now)} for t in tokens]})
 
     async def create_token(self, request: Request) -> Response:
@@ -246,7 +294,7 @@ class GatewayRoutes:
             role: {type: string, enum: [admin, developer, viewer]},
             expires_in_s: {type: number}}}
         """
-        slug = request.path_params["slug"]
+        slug = _slug(request)
         self.gateway.workspaces.get(slug)
         body = await json_body(request)
         info, token = self.gateway.tokens.create(
@@ -261,7 +309,7 @@ class GatewayRoutes:
         """
         summary: Revoke a token (connected clients are cut off at their next request)
         """
-        self.gateway.tokens.revoke(request.path_params["slug"], request.path_params["token_id"])
+        self.gateway.tokens.revoke(_slug(request), request.path_params["token_id"])
         return JSONResponse({"revoked": request.path_params["token_id"]})
 
     async def usage(self, request: Request) -> Response:
@@ -271,7 +319,7 @@ class GatewayRoutes:
           - {name: since, in: query, schema: {type: number}, description: "a Unix time"}
         """
         since = unix_time(request.query_params.get("since"), "since")
-        report = self.gateway.log.usage(request.path_params["slug"], since)
+        report = self.gateway.log.usage(_slug(request), since)
         return JSONResponse(report)
 
     async def calls(self, request: Request) -> Response:
@@ -287,7 +335,7 @@ class GatewayRoutes:
         """
         query = request.query_params
         entries = self.gateway.log.entries(
-            request.path_params["slug"],
+            _slug(request),
             since=unix_time(query.get("since"), "since"),
             tool=query.get("tool"),
             server=query.get("server"),
@@ -309,7 +357,7 @@ class GatewayRoutes:
         """
         from engine.gateway.editors import WHERE_TO_PASTE, client_config
 
-        slug, editor = request.path_params["slug"], request.path_params["editor"]
+        slug, editor = _slug(request), request.path_params["editor"]
         if slug not in self.gateway.builtin:
             self.gateway.workspaces.get(slug)
         body = await json_body(request) if await request.body() else {}

@@ -16,7 +16,10 @@ from typing import Literal
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from engine.api.errors import ApiError
+from engine.flow import Flow
 from engine.gateway.tokens import Member, ServerTokens
+from engine.slug import workspace_slug_problem
 from engine.store.db import exclusive
 
 Role = Literal["public", "viewer", "developer", "admin"]
@@ -86,3 +89,24 @@ def caller(request: Request) -> Member:
     """The member a guarded request was authenticated as."""
     member: Member = request.state.member
     return member
+
+
+def check_workspace(member: Member, workspace: str | None) -> None:
+    """A 403 naming the workspace unless the member belongs to it (admins belong to all; a flow
+    in no workspace to every member)."""
+    if not member.may_use(workspace):
+        raise ApiError(
+            403,
+            "forbidden",
+            f"member '{member.name}' is not in workspace '{workspace}'; an admin can give "
+            "them a token for it",
+        )
+
+
+def check_flow(member: Member, flow: Flow) -> None:
+    """A flow's workspace must be a workspace slug (422) the member belongs to (403): it picks
+    the vault and the servers the flow's nodes use."""
+    problem = None if flow.workspace is None else workspace_slug_problem(flow.workspace)
+    if problem is not None:
+        raise ApiError(422, "bad_workspace", f"flow '{flow.id}': {problem}")
+    check_workspace(member, flow.workspace)

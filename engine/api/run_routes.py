@@ -8,17 +8,19 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from engine.api.errors import SEQ_MAX, ApiError, flow_body, json_body, whole_number
-from engine.api.members import DEVELOPER, VIEWER
+from engine.api.members import DEVELOPER, VIEWER, caller, check_flow, check_workspace
 from engine.api.routing import Router
+from engine.gateway.tokens import Member
 from engine.run.debug import DebugRefused
 from engine.run.durable import DurableRuntime
 from engine.run.events import node_table
-from engine.run.store import FINISHED
+from engine.run.store import FINISHED, RunStore, runs
 
 
 async def event_stream(runtime: DurableRuntime, run_id: str, after: int) -> AsyncIterator[str]:
@@ -30,6 +32,37 @@ async def event_stream(runtime: DurableRuntime, run_id: str, after: int) -> Asyn
         else:
             data = json.dumps(event, default=str)
             yield f"id: {event['seq']}\nevent: {event['type']}\ndata: {data}\n\n"
+
+
+def flow_workspace(flow_text: str) -> str | None:
+    """The workspace of a run's stored flow document."""
+    workspace = json.loads(flow_text).get("workspace")
+    return str(workspace) if workspace else None
+
+
+def visible_runs(
+    store: RunStore, member: Member, limit: int, flow_id: str | None
+) -> list[dict[str, Any]]:
+    """The newest runs the member may see: all for an admin, else those of flows in no
+    workspace or in one of the member's (read page by page, newest first)."""
+    if member.workspaces is None:
+        return store.list_runs(limit, flow_id)
+    columns = [runs.c.run_id, runs.c.flow_id, runs.c.status, runs.c.created_at, runs.c.updated_at]
+    query = sa.select(*columns, runs.c.flow).order_by(runs.c.created_at.desc(), runs.c.run_id)
+    if flow_id:
+        query = query.where(runs.c.flow_id == flow_id)
+    found: list[dict[str, Any]] = []
+    offset, page = 0, max(limit, 100)
+    with store.engine.connect() as db:
+        while len(found) < limit:
+            rows = db.execute(query.offset(offset).limit(page)).mappings().all()
+            for row in rows:
+                if member.may_use(flow_workspace(row["flow"])):
+                    found.append({c.name: row[c.name] for c in columns})
+            if len(rows) < page:
+                break
+            offset += page
+    return found[:limit]
 
 
 class RunRoutes:
@@ -84,8 +117,10 @@ class RunRoutes:
 
         body = await json_body(request)
         flow = flow_body(body)
+        check_flow(caller(request), flow)
         pinned = None
         if body.get("from_run") and body.get("from_node"):
+            await asyncio.to_thread(self._run_row, str(body["from_run"]), caller(request))
             pinned = await asyncio.to_thread(
                 self.runtime.pins_from_run, str(body["from_run"]), flow, str(body["from_node"])
             )
@@ -116,15 +151,21 @@ class RunRoutes:
           - {name: limit, in: query, schema: {type: integer}}
         """
         limit = whole_number(request.query_params.get("limit"), "limit", 50, high=500)
-        runs = await asyncio.to_thread(
-            self.runtime.store.list_runs, limit, request.query_params.get("flow_id")
+        found = await asyncio.to_thread(
+            visible_runs,
+            self.runtime.store,
+            caller(request),
+            limit,
+            request.query_params.get("flow_id"),
         )
-        return JSONResponse({"runs": runs})
+        return JSONResponse({"runs": found})
 
-    def _run_row(self, run_id: str) -> dict[str, Any]:
+    def _run_row(self, run_id: str, member: Member) -> dict[str, Any]:
+        """The run, if there is one and the member may see its flow's workspace."""
         row = self.runtime.store.run(run_id)
         if row is None:
             raise ApiError(404, "not_found", f"no run '{run_id}'")
+        check_workspace(member, (row["flow"] or {}).get("workspace"))
         return row
 
     async def get_run(self, request: Request) -> Response:
@@ -134,7 +175,7 @@ class RunRoutes:
         run_id = request.path_params["run_id"]
         if run_id in self.runtime.handles:
             self.runtime.flush(run_id)
-        row = await asyncio.to_thread(self._run_row, run_id)
+        row = await asyncio.to_thread(self._run_row, run_id, caller(request))
         events = await asyncio.to_thread(self.runtime.store.events, run_id)
         debug = row["debug"] or {}  # written by the process that runs it
         return JSONResponse(
@@ -161,7 +202,7 @@ class RunRoutes:
         description: Resumes after `after` (or the Last-Event-ID header); ends after run_finished.
         """
         run_id = request.path_params["run_id"]
-        await asyncio.to_thread(self._run_row, run_id)
+        await asyncio.to_thread(self._run_row, run_id, caller(request))
         given = request.query_params.get("after") or request.headers.get("last-event-id")
         after = whole_number(given, "after", 0, high=SEQ_MAX)
         return StreamingResponse(
@@ -175,7 +216,7 @@ class RunRoutes:
         summary: Cancel a run
         """
         run_id = request.path_params["run_id"]
-        row = await asyncio.to_thread(self._run_row, run_id)
+        row = await asyncio.to_thread(self._run_row, run_id, caller(request))
         if row["status"] in FINISHED:
             raise ApiError(409, "finished", f"run {run_id} is already {row['status']}")
         self.runtime.cancel(run_id)  # on the loop: it cancels the run's task (one quick write)
@@ -192,7 +233,7 @@ class RunRoutes:
             code: {type: string}, fire: {type: boolean}, node_id: {type: string}}}
         """
         run_id = request.path_params["run_id"]
-        row = await asyncio.to_thread(self._run_row, run_id)
+        row = await asyncio.to_thread(self._run_row, run_id, caller(request))
         if row["status"] in FINISHED:
             raise ApiError(409, "finished", f"run {run_id} is already {row['status']}")
         body = await json_body(request)
@@ -224,6 +265,9 @@ class RunRoutes:
           409: {description: "the run is finished"}
         """
         run_id = request.path_params["run_id"]
+        row = await asyncio.to_thread(self.runtime.store.run, run_id)
+        if row is not None:  # else the debugger's own 404
+            check_workspace(caller(request), (row["flow"] or {}).get("workspace"))
         body = await json_body(request)
         action, node = str(body.get("action")), body.get("node_id")
         node_id = None if node is None else str(node)

@@ -119,8 +119,10 @@ async def serve_server(
     executor_id: str,
     allowed_hosts: tuple[str, ...] = (),
     workers: int | None = None,
+    allow_stdio_servers: bool = False,
 ) -> None:
-    """`aerostudio serve`: run until cancelled or interrupted."""
+    """`aerostudio serve`: run until cancelled or interrupted; admins add stdio servers (commands
+    run on this host) over the API only with `allow_stdio_servers`."""
     from engine.api.app import EngineApi
     from engine.cli.runs import open_runtime
     from engine.run.isolation import server_mode
@@ -128,7 +130,12 @@ async def serve_server(
     server_mode()  # code nodes run only in the sandbox here
 
     runtime = open_runtime(db, gateway_url=db, executor_id=executor_id, workers=workers)
-    api = EngineApi(runtime, runtime.services.tools, hosts=server_hosts(host, allowed_hosts))
+    api = EngineApi(
+        runtime,
+        runtime.services.tools,
+        hosts=server_hosts(host, allowed_hosts),
+        allow_stdio_servers=allow_stdio_servers,
+    )
 
     def announce(url: str) -> None:
         first = api.members.first_admin()  # once serving, so that a failed start loses none

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from engine.api import webhooks
 from engine.api.deployments import Deployments
 from engine.api.errors import ApiError, error_response, json_value
-from engine.api.members import PUBLIC, Members, bearer
+from engine.api.members import DEVELOPER, PUBLIC, Members, allows, bearer, forbidden
 from engine.api.routing import Router
 from engine.api.run_routes import event_stream
 from engine.flow import Flow, Node
@@ -64,10 +64,10 @@ class TriggerRoutes:
         flow, trigger = self._endpoint(request.path_params["slug"])
         settings = trigger.config["endpoint"]
         headers = {k.lower(): v for k, v in request.headers.items()}
-        if settings.get("auth", "api_key") != "public" and not self._may_call(headers, flow):
-            return error_response(
-                401, "unauthorized", "this endpoint needs an API key (Bearer token)"
-            )
+        if settings.get("auth", "api_key") != "public":
+            refused = self._refusal(headers, flow)
+            if refused is not None:
+                return refused
         payload = await json_value(request) if await request.body() else {}
         handle = await self.runtime.submit(flow, payload, trigger=trigger.id)
         if "text/event-stream" in headers.get("accept", "") or settings.get("stream"):
@@ -97,18 +97,30 @@ class TriggerRoutes:
             }
         )
 
-    def _may_call(self, headers: dict[str, str], flow: Flow) -> bool:
-        """A token of one of the server's members, or of the flow's workspace's, whatever its
-        role."""
+    def _refusal(self, headers: dict[str, str], flow: Flow) -> Response | None:
+        """None for a token that may run the flow: a developer's or an admin's (a run has side
+        effects, which a viewer may not start, as on POST /api/runs), of the server's members
+        in the flow's workspace or of that workspace's own members; else a 401 or a 403."""
         token = bearer(headers)
         try:
-            self.members.authenticate(token)
+            member = self.members.authenticate(token)
         except AuthError:
             try:
-                self.gateway.tokens.authenticate(token, flow.workspace or "")
+                member = self.gateway.tokens.authenticate(token, flow.workspace or "")
             except AuthError:
-                return False
-        return True
+                return error_response(
+                    401, "unauthorized", "this endpoint needs an API key (Bearer token)"
+                )
+        if not allows(member, DEVELOPER):
+            return forbidden(member, DEVELOPER)
+        if not member.may_use(flow.workspace):
+            return error_response(
+                403,
+                "forbidden",
+                f"member '{member.name}' is not in workspace '{flow.workspace}', the flow's",
+            )
+        return None
+
 
     async def receive_webhook(self, request: Request) -> Response:
         """

@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Coroutine
 from typing import Any, NoReturn
 
 DB_HELP = "database: runs, workspaces, members (default: SQLite in the data directory)"
+STDIO_ENV = "AEROSTUDIO_ALLOW_STDIO_SERVERS"
 
 
 def register(subparsers: Any) -> None:
@@ -52,6 +54,13 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="NAME",
         help="a Host header to answer besides loopback and this machine's name (repeatable)",
+    )
+    serve.add_argument(
+        "--allow-stdio-servers",
+        action="store_true",
+        default=os.environ.get(STDIO_ENV) == "1",
+        help="let admins add and change stdio servers (commands run on this host) over the "
+        f"API; off by default ({STDIO_ENV}=1 sets it too)",
     )
     serve.set_defaults(handler=run_serve)
 
@@ -96,7 +105,13 @@ def run_serve(args: argparse.Namespace) -> int:
     executor_id = args.executor_id or default_executor_id()
     return _until_stopped(
         serve_server(
-            args.db, args.host, args.port, executor_id, tuple(args.allow_host), args.workers
+            args.db,
+            args.host,
+            args.port,
+            executor_id,
+            tuple(args.allow_host),
+            args.workers,
+            allow_stdio_servers=args.allow_stdio_servers,
         )
     )
 

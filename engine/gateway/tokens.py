@@ -6,10 +6,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
+from engine.slug import workspace_slug_problem
 from engine.store.tables import server_tokens, tokens
 from engine.store.text import storable
 
@@ -28,12 +31,19 @@ class Forbidden(PermissionError):
 @dataclass(frozen=True)
 class Member:
     """Who is calling: the member of a workspace a valid token belongs to (workspace '' for a
-    member of the server itself)."""
+    member of the server itself). `workspaces` are those the member may work in: None for all
+    (the server's admins), the token's own workspace for a workspace's member."""
 
     workspace: str
     name: str
     role: str
     token_id: str
+    workspaces: frozenset[str] | None = None
+
+    def may_use(self, workspace: str | None) -> bool:
+        """Whether the member may run, read or change what belongs to `workspace` (a flow in
+        no workspace belongs to every member)."""
+        return not workspace or self.workspaces is None or workspace in self.workspaces
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,7 @@ class TokenInfo:
     expires_at: float | None
     revoked_at: float | None
     last_used_at: float | None
+    workspaces: tuple[str, ...] | None = None  # a server member's; None for all (admins)
 
     def state(self, now: float) -> str:
         if self.revoked_at is not None:
@@ -60,16 +71,28 @@ def _hash(token: str) -> str:
 
 
 def _info(row: sa.Row) -> TokenInfo:  # type: ignore[type-arg]
+    columns = row._mapping
     return TokenInfo(
         row.id,
-        row._mapping.get("workspace", ""),
+        columns.get("workspace", ""),
         row.member,
         row.role,
         row.created_at,
         row.expires_at,
         row.revoked_at,
         row.last_used_at,
+        _member_workspaces(row.role, columns.get("workspaces"))
+        if "workspaces" in columns
+        else None,
     )
+
+
+def _member_workspaces(role: str, stored: Any) -> tuple[str, ...] | None:
+    """A server member's workspaces: all (None) for an admin, else the stored list (none for a
+    member made before members had workspaces)."""
+    if role == "admin":
+        return None
+    return tuple(str(slug) for slug in stored or ())
 
 
 class Tokens:
@@ -87,12 +110,26 @@ class Tokens:
     def _within(self, workspace: str) -> list[sa.ColumnElement[bool]]:
         return [self.table.c[name] == value for name, value in self._scope(workspace).items()]
 
+    def _member_columns(self, role: str, workspaces: Sequence[str] | None) -> dict[str, Any]:
+        """Columns besides the scope a new token stores: a workspace's token is of its
+        workspace alone."""
+        if workspaces is not None:
+            raise ValueError("a workspace's token belongs to that workspace; give no workspaces")
+        return {}
+
     def create(
-        self, workspace: str, member: str, role: str, expires_in_s: float | None = None
+        self,
+        workspace: str,
+        member: str,
+        role: str,
+        expires_in_s: float | None = None,
+        *,
+        workspaces: Sequence[str] | None = None,
     ) -> tuple[TokenInfo, str]:
         """A new token; the second value is the token itself, which is never stored."""
         if role not in ROLES:
             raise ValueError(f"role '{role}': one of {', '.join(ROLES)}")
+        extra = self._member_columns(role, workspaces)
         member = storable(self.table.c.member, member.strip())
         if not member:
             raise ValueError("a token needs a member name")
@@ -104,6 +141,7 @@ class Tokens:
             db.execute(
                 self.table.insert().values(
                     **self._scope(workspace),
+                    **extra,
                     id=token_id,
                     member=member,
                     role=role,
@@ -112,7 +150,18 @@ class Tokens:
                     expires_at=expires_at,
                 )
             )
-        info = TokenInfo(token_id, workspace, member, role, now, expires_at, None, None)
+        listed = extra.get("workspaces")
+        info = TokenInfo(
+            token_id,
+            workspace,
+            member,
+            role,
+            now,
+            expires_at,
+            None,
+            None,
+            None if "workspaces" not in extra else _member_workspaces(role, listed),
+        )
         return info, token
 
     def all(self, workspace: str) -> list[TokenInfo]:
@@ -153,10 +202,15 @@ class Tokens:
             ).first()
         if row is None:
             raise AuthError("unknown token for this workspace")
-        state = _info(row).state(time.time())
+        info = _info(row)
+        state = info.state(time.time())
         if state != "active":
             raise AuthError(f"token {row.id} is {state}")
-        return Member(workspace, row.member, row.role, row.id)
+        return Member(workspace, row.member, row.role, row.id, self._may_use(info))
+
+    def _may_use(self, info: TokenInfo) -> frozenset[str] | None:
+        """The workspaces a token's member may work in: a workspace's token, its own."""
+        return frozenset({info.workspace})
 
     def touch(self, token_id: str) -> None:
         with self.engine.begin() as db:
@@ -175,6 +229,21 @@ class ServerTokens(Tokens):
 
     def _scope(self, workspace: str) -> dict[str, str]:
         return {}
+
+    def _member_columns(self, role: str, workspaces: Sequence[str] | None) -> dict[str, Any]:
+        """An admin has every workspace; a developer or viewer those listed (slugs checked
+        here, their existence by the caller)."""
+        if role == "admin":
+            return {"workspaces": None}
+        listed = sorted(set(workspaces or ()))
+        for slug in listed:
+            problem = workspace_slug_problem(slug)
+            if problem is not None:
+                raise ValueError(f"workspaces: {problem}")
+        return {"workspaces": listed}
+
+    def _may_use(self, info: TokenInfo) -> frozenset[str] | None:
+        return None if info.workspaces is None else frozenset(info.workspaces)
 
 
 def may_call(member: Member, read_only: bool) -> bool:

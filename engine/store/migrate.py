@@ -45,8 +45,27 @@ def _add_schedules(db: sa.Connection) -> None:
     schedule_ticks.create(db, checkfirst=True)
 
 
+def _add_column(db: sa.Connection, column: sa.Column) -> None:  # type: ignore[type-arg]
+    """Add a nullable column to its table unless it is there already."""
+    table = column.table
+    if column.name not in {c["name"] for c in sa.inspect(db).get_columns(table.name)}:
+        ddl = sa.schema.CreateColumn(column).compile(dialect=db.dialect)
+        db.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+
+
+def _add_member_workspaces(db: sa.Connection) -> None:
+    """Version 5: the workspaces each server member belongs to (members made before it belong
+    to none but admins, who have them all)."""
+    _add_column(db, server_tokens.c.workspaces)
+
+
 # MIGRATIONS[i] moves version i + 1 to i + 2
-MIGRATIONS: list[Migration] = [_add_deployments, _add_server_tokens, _add_schedules]
+MIGRATIONS: list[Migration] = [
+    _add_deployments,
+    _add_server_tokens,
+    _add_schedules,
+    _add_member_workspaces,
+]
 VERSION = 1 + len(MIGRATIONS)
 
 

@@ -83,6 +83,8 @@ server_tokens = sa.Table(
     sa.Column("expires_at", sa.Float),
     sa.Column("revoked_at", sa.Float),
     sa.Column("last_used_at", sa.Float),
+    # The workspace slugs a developer or viewer may work in (a JSON list); admins have them all.
+    sa.Column("workspaces", sa.JSON),
 )
 
 calls = sa.Table(

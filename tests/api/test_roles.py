@@ -96,11 +96,15 @@ def test_every_route_declares_the_role_this_table_expects(tmp_path):
 
 @pytest.fixture
 async def server(tmp_path, monkeypatch):
-    """The API on loopback, and a token per role: server members, and the runtime's own."""
+    """The API on loopback, and a token per role: server members (in the workspace the made-up
+    paths name, so that only their role decides), and the runtime's own."""
     monkeypatch.setenv("AEROSTUDIO_HOME", str(tmp_path / "home"))
     async with running_api(tmp_path) as (_client, base, gateway):
         tokens = ServerTokens(gateway.engine)
-        callers = {role: tokens.create(SERVER, f"a {role}", role)[1] for role in RANK}
+        callers = {
+            role: tokens.create(SERVER, f"a {role}", role, workspaces=["nothing-here"])[1]
+            for role in RANK
+        }
         yield base, {**callers, "runtime": TOKEN}
 
 
@@ -144,3 +148,5 @@ async def test_me_says_who_and_what_role(server):
             me = (await http.get("/api/me", headers={"Authorization": f"Bearer {token}"})).json()
             expected = ("runtime", "admin") if caller == "runtime" else (f"a {caller}", caller)
             assert (me["member"], me["role"]) == expected
+            admin = caller in ("admin", "runtime")
+            assert me["workspaces"] == (None if admin else ["nothing-here"])

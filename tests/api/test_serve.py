@@ -107,7 +107,12 @@ async def test_the_first_start_prints_an_admin_token_once_and_admin_token_mints_
     async with aerostudio_serve(home, *db) as (url, printed):
         first = _admin_token(printed)
         me = await _me(url, first)
-        assert me.json() == {"member": "admin", "role": "admin", "token_id": first[5:17]}
+        assert me.json() == {
+            "member": "admin",
+            "role": "admin",
+            "token_id": first[5:17],
+            "workspaces": None,  # an admin has them all
+        }
     async with aerostudio_serve(home, *db) as (url, printed):
         assert printed == []  # the token was shown once, at the first start
         assert (await _me(url, first)).json()["role"] == "admin"
@@ -172,7 +177,7 @@ def _text(result) -> str:
 
 async def test_each_workspace_gateway_is_served_to_its_members_tokens(tmp_path):
     async with (
-        aerostudio_serve(tmp_path / "home") as (url, printed),
+        aerostudio_serve(tmp_path / "home", "--allow-stdio-servers") as (url, printed),
         httpx2.AsyncClient(
             base_url=url, headers=_bearer(_admin_token(printed)), timeout=PATIENT
         ) as admin,

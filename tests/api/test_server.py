@@ -71,7 +71,8 @@ async def test_versions_are_immutable_hashed_diffable_and_can_be_rolled_back(ser
 async def test_endpoints_answer_json_or_a_stream_and_check_the_api_key(server):
     _client, http, gateway = server
     gateway.workspaces.create("team")
-    _, member_token = gateway.tokens.create("team", "caller", "viewer")
+    _, member_token = gateway.tokens.create("team", "caller", "developer")
+    _, viewer_token = gateway.tokens.create("team", "watcher", "viewer")
     await http.post("/api/deployments", json={"flow": to_document(_echo_flow())})
     await http.post("/api/deployments", json={"flow": to_document(_echo_flow("open", "public"))})
     async with httpx2.AsyncClient(base_url=str(http.base_url)) as anonymous:
@@ -82,6 +83,10 @@ async def test_endpoints_answer_json_or_a_stream_and_check_the_api_key(server):
             headers={"Authorization": f"Bearer {member_token}"},
         )
         assert (keyed.status_code, keyed.json()["output"]) == (200, "hi key")
+        viewer = await anonymous.post(
+            "/api/run/echo-api", headers={"Authorization": f"Bearer {viewer_token}"}
+        )
+        assert (viewer.status_code, viewer.json()["needs"]) == (403, "developer")
         public = await anonymous.post("/api/run/open-api", json={"name": "all"})
         assert public.json()["status"] == "succeeded"
         async with anonymous.stream(

@@ -126,6 +126,12 @@ CASES: list[tuple[str, Callable[[], Flow], Callable[[], Flow], dict | None]] = [
     ),
     ("flow.no_trigger", lambda: flow([end("a")], []), lambda: chain(trigger(), end("a")), None),
     (
+        "flow.bad_workspace",
+        lambda: chain(trigger(), end("a")).model_copy(update={"workspace": "../x"}),
+        lambda: chain(trigger(), end("a")).model_copy(update={"workspace": "support-team"}),
+        None,
+    ),
+    (
         "graph.cycle",
         lambda: flow(
             [trigger(), set_vars("a", x=1), set_vars("b", y=2)],

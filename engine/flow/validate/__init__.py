@@ -14,6 +14,14 @@ from engine.flow.validate.issues import CODES, Issue, error, sort_key
 from engine.flow.validate.node_checks import FactsCache, NodeFacts
 from engine.flow.validate.tools import ToolCatalog, tool_issues
 from engine.nodes.spec import walk_fields
+from engine.slug import workspace_slug_problem
+
+
+def _workspace_issues(flow: Flow) -> Iterator[Issue]:
+    """The workspace picks the vault and the folders a run uses: only a plain slug will do."""
+    problem = None if flow.workspace is None else workspace_slug_problem(flow.workspace)
+    if problem is not None:
+        yield error("flow.bad_workspace", problem, field="workspace")
 
 
 def _settings_issues(flow: Flow) -> Iterator[Issue]:
@@ -86,7 +94,11 @@ class Validator:
     def validate(self, flow: Flow, *, tools: ToolCatalog | None = None) -> list[Issue]:
         structure = self._last = self.structure(flow)
         graph = structure.graph
-        issues: list[Issue] = [*rules.duplicate_ids(flow), *_settings_issues(flow)]
+        issues: list[Issue] = [
+            *rules.duplicate_ids(flow),
+            *_workspace_issues(flow),
+            *_settings_issues(flow),
+        ]
         for facts in graph.facts.values():
             issues.extend(facts.issues)
         issues.extend(graph.issues)

@@ -24,6 +24,7 @@ CODES: dict[str, str] = {
     "edge.into_error_handler": "an edge enters an error handler",
     "note.duplicate_id": "two notes share an id",
     "flow.no_trigger": "the flow has no trigger",
+    "flow.bad_workspace": "the flow's workspace is not a workspace slug",
     "graph.cycle": "edges form a cycle",
     "scope.crossing": "an edge enters a loop or parallel scope other than through its handle",
     "expr.syntax": "an expression or template does not parse",
