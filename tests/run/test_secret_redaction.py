@@ -165,15 +165,17 @@ def test_run_json_the_store_and_the_call_log_hold_no_secret(home, echo, tmp_path
     _check_private(home)
 
 
-def _serve(home: Path) -> tuple[subprocess.Popen[str], str, str]:
-    """`aerostudio serve` on loopback: the process, its URL and the first admin's token."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engine", "serve", "--port", "0"],
-        env=_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+def _serve(home: Path, log: Path | None = None) -> tuple[subprocess.Popen[str], str, str]:
+    """`aerostudio serve` on loopback (its stderr into `log`): the process, its URL and the
+    first admin's token."""
+    with open(log or os.devnull, "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "engine", "serve", "--port", "0"],
+            env=_env(home),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     assert process.stdout is not None
     token = process.stdout.readline().strip().removeprefix("admin token: ")
     url = process.stdout.readline().strip().removeprefix("aerostudio serve at ")

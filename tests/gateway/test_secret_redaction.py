@@ -1,0 +1,123 @@
+"""Through the gateway, a server that echoes the secret it was given, in its answers, its errors
+and its traceback: the client, the call log and the gateway's stderr get `[redacted]`."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import sys
+import time
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from engine.gateway.server import GatewayApp
+from engine.redaction import MARKER
+from tests.gateway.conftest import HERE, serving
+from tests.planted import NAME, PLANTED, assert_clean, leaks
+from tests.run.test_secret_redaction import _cli, _serve
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
+LEAKY = {
+    "command": sys.executable,
+    "args": [str(HERE / "leaky_server.py")],
+    "env": {NAME: {"secret": NAME}},
+}
+
+
+def _client(url: str, token: str, http: httpx2.AsyncClient) -> Client:
+    http.headers["Authorization"] = f"Bearer {token}"
+    return Client(streamable_http_client(url, http_client=http))
+
+
+async def test_tool_results_and_the_call_log_hold_no_secret(gateway, tmp_path):
+    ws = gateway.workspaces.create("Ops")
+    gateway.vault.set(ws.slug, NAME, PLANTED)
+    gateway.workspaces.add_server(ws.slug, "leaky", LEAKY)
+    _, token = gateway.tokens.create(ws.slug, "ana", "developer")
+    hidden = base64.b64encode(f"user:{PLANTED}".encode()).decode()
+    async with (
+        serving(GatewayApp(gateway).app) as base,
+        httpx2.AsyncClient(timeout=httpx2.Timeout(60)) as http,
+        _client(f"{base}/ws/{ws.slug}/mcp", token, http) as client,
+    ):
+        shown = await client.call_tool("leaky__environment", {})
+        refused = await client.call_tool("leaky__refuse", {"name": NAME})
+        said = await client.call_tool("leaky__say", {"text": f"Basic {hidden}"})
+    for result in (shown, refused, said):
+        assert_clean(result.model_dump_json(), "a tool result the gateway returned")
+    assert shown.structured_content["plain"][NAME] == MARKER
+    assert shown.structured_content["base64"][NAME] == MARKER
+    assert shown.structured_content["plain"]["PATH"]  # the environment really was shown
+    assert refused.is_error and MARKER in refused.content[0].text
+    assert said.content[0].text.startswith("Basic ") and MARKER in said.content[0].text
+    logged = gateway.log.entries(ws.slug)
+    assert [c.outcome for c in logged] == ["ok", "tool_error", "ok"]  # newest first
+    assert MARKER in (logged[1].error or "")
+    assert_clean(repr(logged), "the call log")
+    assert not list(leaks(tmp_path))
+
+
+async def test_a_rotated_secret_is_redacted_at_the_next_call(gateway):
+    ws = gateway.workspaces.create("Ops")
+    gateway.vault.set(ws.slug, NAME, "first-value-of-the-token")
+    gateway.workspaces.add_server(ws.slug, "leaky", LEAKY)
+    first = await gateway.call_tool(ws.slug, "leaky__environment", {})
+    gateway.vault.set(ws.slug, NAME, PLANTED)
+    second = await gateway.call_tool(ws.slug, "leaky__environment", {})
+    await gateway.aclose()
+    assert first.structured["plain"][NAME] == second.structured["plain"][NAME] == MARKER
+    assert_clean(json.dumps(second.structured), "a flow's tool result")
+
+
+async def test_a_traceback_with_the_secret_reaches_the_stderr_redacted(gateway, capfd):
+    ws = gateway.workspaces.create("Ops")
+    gateway.vault.set(ws.slug, NAME, PLANTED)
+    gateway.workspaces.add_server(ws.slug, "leaky", LEAKY)
+    with pytest.raises(LookupError):
+        await gateway.call_tool(ws.slug, "leaky__traceback", {"name": NAME})
+    await gateway.aclose()
+    err = ""
+    deadline = time.monotonic() + 30
+    while "login failed with" not in err and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        err += capfd.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert f"login failed with {MARKER}" in err
+    assert_clean(err, "the gateway's stderr")
+
+
+def test_a_served_gateway_logs_an_upstream_traceback_redacted(tmp_path):
+    home = tmp_path / "home"
+    _cli(home, "workspace", "create", "ops")
+    _cli(home, "secret", "set", "-w", "ops", NAME, stdin=PLANTED)
+    args = ["--command", sys.executable, "--arg", str(HERE / "leaky_server.py")]
+    _cli(home, "server", "add", "-w", "ops", "leaky", *args, "--env-secret", f"{NAME}={NAME}")
+    made = _cli(home, "token", "create", "-w", "ops", "--member", "bo", "--role", "developer")
+    token = made.stdout.split()[-1]
+    log = tmp_path / "serve.log"
+    process, url, _ = _serve(home, log)
+    try:
+
+        async def crash() -> None:
+            async with (
+                httpx2.AsyncClient(timeout=httpx2.Timeout(60)) as http,
+                _client(f"{url}/ws/ops/mcp", token, http) as client,
+            ):
+                result = await client.call_tool("leaky__traceback", {"name": NAME})
+                assert result.is_error
+
+        asyncio.run(crash())
+        deadline = time.monotonic() + 30
+        while "login failed with" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        process.terminate()
+        assert process.wait(30) == 0
+    text = log.read_text()
+    assert f"login failed with {MARKER}" in text
+    assert_clean(text, "aerostudio serve's stderr")
+    assert not list(leaks(home))
