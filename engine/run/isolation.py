@@ -6,9 +6,10 @@ before Python starts; as another user, a user namespace maps 65534 to that user.
 read-only /usr and the interpreter's prefix, a few /etc files, a fresh /proc and a minimal /dev;
 its only writable place is a size-limited tmpfs that is its working and home folder.
 
-A cgroup (v2, or v1's memory and pids controllers) limits the whole tree's memory and process
-count; the process enters it before it execs bubblewrap, so no user code runs outside it. When
-the code's main process ends, the PID namespace ends and the kernel kills everything left in it.
+A cgroup (v2, or v1's memory, pids and cpu controllers) limits the whole tree's memory, process
+count and CPU (one core); the process enters it before it execs bubblewrap, so no user code runs
+outside it. When the code's main process ends, the PID namespace ends and the kernel kills
+everything left in it; at the timeout, so does killing bubblewrap (and the cgroup's members).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 UNSANDBOXED_SETTING = "AEROSTUDIO_UNSANDBOXED_CODE"
 NOBODY = 65534
 MAX_PROCESSES = 64
+CPU_PERIOD_US = 100_000  # the whole tree gets at most one core
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "localtime")
 NETWORK_ETC_FILES = ("resolv.conf", "hosts", "nsswitch.conf", "gai.conf", "ssl", "ca-certificates")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -172,49 +174,60 @@ class Cgroup:
 
     @classmethod
     def create(cls, memory_mb: int) -> Cgroup | None:
-        """A new cgroup limiting memory and processes, or None where none can be made."""
+        """A new cgroup limiting memory and processes (and CPU to one core where the controller
+        is there), or None where none can be made."""
         name = f"aero-code-{secrets.token_hex(6)}"
         memory = str(memory_mb * 1024 * 1024)
+        processes = str(MAX_PROCESSES)
         v2 = _own_cgroup("")
         if v2 is not None and (v2 / "cgroup.controllers").exists():
-            made = cls._make(
-                [
-                    (
-                        v2 / name,
-                        {
-                            "memory.max": memory,
-                            "memory.swap.max": "0",
-                            "pids.max": str(MAX_PROCESSES),
-                        },
-                    )
-                ],
-                True,
-            )
+            limits = {
+                "memory.max": memory,
+                "memory.swap.max": "0",
+                "pids.max": processes,
+                "cpu.max": f"{CPU_PERIOD_US} {CPU_PERIOD_US}",
+            }
+            made = cls._make([(v2 / name, limits, True)], {"memory.swap.max", "cpu.max"}, True)
             if made is not None:
                 return made
-        memory_v1, pids_v1 = _own_cgroup("memory"), _own_cgroup("pids")
+        memory_v1, pids_v1, cpu_v1 = (_own_cgroup(c) for c in ("memory", "pids", "cpu"))
         if memory_v1 is None or pids_v1 is None:
             return None
-        limits = {"memory.limit_in_bytes": memory, "memory.memsw.limit_in_bytes": memory}
-        return cls._make(
-            [(memory_v1 / name, limits), (pids_v1 / name, {"pids.max": str(MAX_PROCESSES)})],
-            False,
-        )
+        plan = [
+            (
+                memory_v1 / name,
+                {"memory.limit_in_bytes": memory, "memory.memsw.limit_in_bytes": memory},
+                True,
+            ),
+            (pids_v1 / name, {"pids.max": processes}, True),
+        ]
+        if cpu_v1 is not None:
+            plan.append((cpu_v1 / name, {"cpu.cfs_quota_us": str(CPU_PERIOD_US)}, False))
+        return cls._make(plan, {"memory.memsw.limit_in_bytes"}, False)
 
     @classmethod
-    def _make(cls, plan: list[tuple[Path, dict[str, str]]], v2: bool) -> Cgroup | None:
+    def _make(
+        cls, plan: list[tuple[Path, dict[str, str], bool]], optional: set[str], v2: bool
+    ) -> Cgroup | None:
+        """Make the folders and set their limits; a required folder that fails fails all,
+        an optional one is left out, and so is a limit in `optional` this kernel lacks."""
         group = cls(v2=v2)
-        try:
-            for folder, limits in plan:
+        for folder, limits, required in plan:
+            try:
                 folder.mkdir()
                 group.folders.append(folder)
                 for key, value in limits.items():
-                    if (folder / key).exists() or key != "memory.memsw.limit_in_bytes":
+                    if key not in optional or (folder / key).exists():
                         (folder / key).write_text(value)
                 group._entry.append(os.open(folder / "cgroup.procs", os.O_WRONLY))
-        except OSError:
-            group.remove()
-            return None
+            except OSError:
+                if required:
+                    group.remove()
+                    return None
+                if group.folders[-1:] == [folder]:
+                    group.folders.pop()
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
         return group
 
     def enter(self) -> None:

@@ -436,3 +436,24 @@ async def test_the_desktop_setting_runs_code_unsandboxed_with_a_warning(no_bubbl
     warnings = [e for e in handle.events.history if e["type"] == "message"]
     assert [e["node_id"] for e in warnings] == ["code"]
     assert "WITHOUT a sandbox" in warnings[0]["text"] and warnings[0]["level"] == "warning"
+
+
+def test_a_cgroup_limits_memory_processes_and_cpu_and_is_removed():
+    group = Cgroup.create(64)
+    if group is None:
+        pytest.skip("no cgroup can be made here")
+    folders = list(group.folders)
+    names = ("memory.max", "memory.limit_in_bytes", "pids.max", "cpu.max", "cpu.cfs_quota_us")
+    try:
+        limits = {
+            name: (folder / name).read_text().strip()
+            for folder in folders
+            for name in names
+            if (folder / name).exists()
+        }
+    finally:
+        group.remove()
+    assert str(64 << 20) in (limits.get("memory.max"), limits.get("memory.limit_in_bytes"))
+    assert limits["pids.max"] == str(MAX_PROCESSES)
+    assert limits.get("cpu.max", limits.get("cpu.cfs_quota_us", "")).startswith("100000")
+    assert not any(folder.exists() for folder in folders)
