@@ -5,13 +5,15 @@ when a runtime launches) and, on PostgreSQL, a queue that the runtime processes 
 share (each with its own executor id). The workflow body is the interpreter; it makes no DBOS
 calls of its own, so replays are deterministic by construction: side-effecting and pausing nodes
 read their recorded outcomes (`StoreRecorder`), pure nodes are recomputed, and events already in
-the history are not emitted twice.
+the history are not emitted twice. The run store and DBOS are reconciled at launch
+(`engine.run.reconcile`), so a kill between their commits strands no run (docs/durability.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -25,13 +27,14 @@ from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
 from engine import __version__
 from engine.flow import Flow, from_document, to_document
 from engine.paths import data_dir, private_file
-from engine.run import rerun, watch
+from engine.run import faults, rerun, watch
 from engine.run.context import NodeContext, Outcome, Services
 from engine.run.dbos_logging import configure_dbos_logging
 from engine.run.debug import Debugger, check_command
 from engine.run.events import Event, EventLog
 from engine.run.interpreter import Interpreter
 from engine.run.locks import RuntimeBusy, RuntimeLock
+from engine.run.reconcile import Reconciled, reconcile
 from engine.run.recorder import StoreRecorder
 from engine.run.runtime import (
     CheckedFlows,
@@ -41,7 +44,7 @@ from engine.run.runtime import (
     execute,
     pick_trigger,
 )
-from engine.run.store import RunStore
+from engine.run.store import FINISHED, RunStore
 from engine.store.db import create_engine
 
 if TYPE_CHECKING:
@@ -66,6 +69,11 @@ async def run_workflow(run_id: str) -> str:
         raise RuntimeError("no Aerostudio runtime is launched in this process")
     result = await _active.execute(run_id)
     return result.status
+
+
+def _log_failure(task: asyncio.Task[Reconciled]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logging.getLogger(__name__).error("reconciling runs failed: %s", task.exception())
 
 
 def default_url() -> str:
@@ -125,6 +133,8 @@ class DurableRuntime:
         self.checked = CheckedFlows()
         self._documents: dict[int, tuple[Flow, dict[str, Any]]] = {}
         self._starting: dict[str, Flow] = {}
+        self.creating: set[str] = set()  # runs whose row is written, their workflow not yet
+        self._reconciling: asyncio.Task[Reconciled] | None = None
         self.watches = watch.Watches(self.store, poll_s)
         if self.services.children is None:
             self.services.children = self
@@ -147,7 +157,8 @@ class DurableRuntime:
 
     def launch(self) -> None:
         """Start DBOS in the running event loop; pending runs of this executor are recovered
-        (on PostgreSQL: put back on the runs queue, for whichever process is free)."""
+        (on PostgreSQL: put back on the runs queue, for whichever process is free), and runs
+        left between the run store and DBOS by a crash are reconciled (see `reconciled`)."""
         global _active
         self.lock.acquire()
         _active = self
@@ -163,6 +174,14 @@ class DurableRuntime:
         DBOS.launch()
         if self.shared:
             self._queue = self._register_queue()
+        self._reconciling = asyncio.get_running_loop().create_task(reconcile(self))
+        self._reconciling.add_done_callback(_log_failure)
+
+    async def reconciled(self) -> Reconciled:
+        """What the launch did about runs a crash left between the run store and DBOS."""
+        if self._reconciling is None:
+            raise RuntimeError("the runtime is not launched")
+        return await asyncio.shield(self._reconciling)
 
     def _register_queue(self) -> Queue:
         """The runs queue, registered in the database (every process on it then takes runs
@@ -178,6 +197,8 @@ class DurableRuntime:
 
     def shutdown(self) -> None:
         global _active
+        if self._reconciling is not None:
+            self._reconciling.cancel()
         self.watches.cancel()
         DBOS.destroy(destroy_registry=False)
         _active = None
@@ -219,11 +240,19 @@ class DurableRuntime:
         """Start a run in this process: its events, debug controls and result are here (what
         the studio and the CLI need to step through a run)."""
         run_id = await self._create(flow, payload, run_id, trigger, pinned, depth, context, parent)
-        handle = self._handle(run_id, flow, [], breakpoints)
-        self._starting[run_id] = flow
+        try:
+            handle = self._handle(run_id, flow, [], breakpoints)
+            self._starting[run_id] = flow
+            await self.begin(run_id)
+        finally:
+            self.creating.discard(run_id)
+        faults.point("after_workflow_start")
+        return handle
+
+    async def begin(self, run_id: str) -> None:
+        """Start the workflow of a recorded run, in this process (a no-op if it exists)."""
         with SetWorkflowID(run_id):
             await DBOS.start_workflow_async(run_workflow, run_id)
-        return handle
 
     async def submit(
         self,
@@ -250,8 +279,12 @@ class DurableRuntime:
                 parent=parent,
             )
         run_id = await self._create(flow, payload, run_id, trigger, None, depth, context, parent)
-        with SetWorkflowID(run_id):
-            await self._queue.enqueue_async(run_workflow, run_id)
+        try:
+            with SetWorkflowID(run_id):
+                await self._queue.enqueue_async(run_workflow, run_id)
+        finally:
+            self.creating.discard(run_id)
+        faults.point("after_workflow_start")
         return QueuedRun(run_id, self)
 
     async def _create(
@@ -265,7 +298,9 @@ class DurableRuntime:
         context: Any,
         parent: str | None,
     ) -> str:
-        """Validate the flow and record the run (flow, input, options) for whoever executes it."""
+        """Validate the flow and record the run (flow, input, options) for whoever executes it.
+        Its workflow is started next (the caller's `creating` until then): should this process
+        die in between, the next launch of its executor id starts it (`reconcile`)."""
         self.checked.check(flow)
         start_node = pick_trigger(flow, trigger)
         run_id = run_id or uuid.uuid4().hex
@@ -278,10 +313,17 @@ class DurableRuntime:
             "depth": depth,
             "context": context,
             "parent": parent,
+            "executor": self.executor_id,
         }
-        await asyncio.to_thread(
-            self.store.create_run, run_id, flow.id, self._document(flow), payload, options
-        )
+        self.creating.add(run_id)
+        try:
+            await asyncio.to_thread(
+                self.store.create_run, run_id, flow.id, self._document(flow), payload, options
+            )
+        except BaseException:
+            self.creating.discard(run_id)
+            raise
+        faults.point("after_run_row")
         return run_id
 
     async def run_child(
@@ -390,6 +432,8 @@ class DurableRuntime:
         row = await asyncio.to_thread(self.store.run, run_id)
         if row is None:
             raise LookupError(f"no run '{run_id}'")
+        if row["status"] in FINISHED:
+            return self._finished(run_id, row)
         flow = self._starting.pop(run_id, None) or from_document(row["flow"])
         handle = self.handles.get(run_id)
         if handle is None:
@@ -425,6 +469,16 @@ class DurableRuntime:
         self.handles.pop(run_id, None)
         self.watches.forget(run_id)
         handle.done.set_result(result)
+        return result
+
+    def _finished(self, run_id: str, row: dict[str, Any]) -> RunResult:
+        """A replay of a run that had finished (killed after its end was committed, before DBOS
+        marked its workflow done): its end stands; nothing is emitted or written again."""
+        self._starting.pop(run_id, None)
+        result = RunResult(row["status"], row["output"], row["error"])
+        handle = self.handles.pop(run_id, None)
+        if handle is not None and not handle.done.done():
+            handle.done.set_result(result)
         return result
 
     def flush(self, run_id: str) -> None:

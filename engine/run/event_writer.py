@@ -3,6 +3,10 @@
 A restart reloads a run's history from the store and numbers its next events after the last one
 written, so an event that was only in memory at a `kill -9` can see its `seq` reused by another.
 Whoever streams events outside the run's process therefore reads no further than `written`.
+
+`run_finished` is held back until the run's closing write, which commits it with the run's status
+in one transaction: no flush or batch lands it ahead of the status, so whoever reads it finds the
+run finished, and a process killed in between replays the run's end instead of repeating it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from engine.run import faults
 from engine.run.events import Event
 from engine.run.store import RunStore
 
@@ -33,6 +38,7 @@ class EventWriter:
         self.run_id = run_id
         self.written = written
         self._pending: list[Event] = []
+        self._closing: list[Event] = []  # run_finished, for the closing write only
         self._arrived = asyncio.Event()
         self._advanced = asyncio.Event()
         # One batch at a time, in order, whichever thread writes it: a batch that lands before
@@ -41,6 +47,9 @@ class EventWriter:
 
     def add(self, event: Event) -> None:
         """Queue an event (the run's EventLog sink, on the event loop)."""
+        if event["type"] == "run_finished":
+            self._closing.append(event)
+            return
         self._pending.append(event)
         self._arrived.set()
 
@@ -60,9 +69,9 @@ class EventWriter:
 
     async def write(self, commit: Commit | None = None) -> None:
         """Write the pending events: by `commit(batch)` when given (the run's closing
-        transaction), else as a batch of their own."""
+        transaction, with run_finished), else as a batch of their own."""
         self._lock.acquire()  # held, if at all, by a write in a thread, which needs no loop
-        batch = self._take()
+        batch = self._take(closing=commit is not None)
         # Handed to a thread at once: `write_now` may block the loop on the lock until it ran.
         writing = asyncio.get_running_loop().run_in_executor(None, self._commit, batch, commit)
         try:
@@ -93,14 +102,18 @@ class EventWriter:
             self._advanced.clear()
             await self._advanced.wait()
 
-    def _take(self) -> list[Event]:
+    def _take(self, closing: bool = False) -> list[Event]:
         batch, self._pending = self._pending, []
+        if closing:
+            batch, self._closing = batch + self._closing, []
         self._arrived.clear()
         return batch
 
     def _put_back(self, batch: list[Event]) -> None:
         """A batch that failed to land goes first in line again: no event may be skipped."""
-        self._pending[:0] = batch
+        closing = [e for e in batch if e["type"] == "run_finished"]
+        self._pending[:0] = [e for e in batch if e["type"] != "run_finished"]
+        self._closing[:0] = closing
         self._arrived.set()
 
     def _commit(self, batch: list[Event], commit: Commit | None) -> None:
@@ -113,6 +126,8 @@ class EventWriter:
             self._lock.release()
 
     def _advance(self, batch: list[Event]) -> None:
+        if faults.ACTIVE and any(e["type"] == "run_paused" for e in batch):
+            faults.point("after_pause_written")
         if batch:
             self.written = max(self.written, batch[-1]["seq"])
             self._advanced.set()

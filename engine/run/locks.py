@@ -96,3 +96,21 @@ class RuntimeLock:
             self._connection.close()  # the session ends, and its advisory lock with it
             engine.dispose()
             self._connection = None
+
+
+def executor_alive(url: str, executor_id: str) -> bool:
+    """Whether a process holds `executor_id` on the PostgreSQL database at `url` now (its
+    advisory lock is taken); on SQLite, only the lock's holder runs anything."""
+    if not normalize_url(url).startswith("postgresql"):
+        return False
+    engine = sa.create_engine(normalize_url(url), poolclass=NullPool)
+    key = _advisory_key(executor_id)
+    try:
+        with engine.connect() as connection:
+            taken = bool(connection.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar())
+            if taken:
+                connection.execute(sa.select(sa.func.pg_advisory_unlock(key)))
+            connection.commit()
+    finally:
+        engine.dispose()
+    return not taken

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from engine.run import faults
 from engine.store.db import exclusive
 
 metadata = sa.MetaData()
@@ -177,6 +178,7 @@ class RunStore:
     ) -> None:
         """Record how the run ended, with its last events in the same transaction: whoever
         reads `run_finished` finds the run's status and output too."""
+        faults.point("before_run_finished")
         with self.engine.begin() as db:
             if last_events:
                 self._insert_events(db, run_id, list(last_events))
@@ -191,6 +193,44 @@ class RunStore:
                     updated_at=time.time(),
                 )
             )
+        faults.point("after_run_finished")
+
+    def unfinished_runs(self) -> list[dict[str, Any]]:
+        """Every run not finished yet: id, options (who created it) and creation time."""
+        query = sa.select(runs.c.run_id, runs.c.options, runs.c.created_at).where(
+            runs.c.status.not_in(FINISHED)
+        )
+        with self.engine.connect() as db:
+            rows = db.execute(query.order_by(runs.c.created_at)).mappings().all()
+        return [{**row, "options": json.loads(row["options"])} for row in rows]
+
+    def fail_unfinished(self, run_id: str, error: dict[str, Any], ts: float) -> bool:
+        """Mark failed a run that nothing will execute any more (its workflow ended without
+        recording its end): `run_finished` after its last stored event, with the status, in one
+        transaction; False if the run had finished meanwhile."""
+        with self.engine.begin() as db:
+            ended = db.execute(
+                runs.update()
+                .where(runs.c.run_id == run_id, runs.c.status.not_in(FINISHED))
+                .values(status="failed", error=_dumps(error), debug=None, updated_at=ts)
+            )
+            if ended.rowcount != 1:
+                return False
+            last = db.execute(
+                sa.select(sa.func.max(events.c.last_seq)).where(events.c.run_id == run_id)
+            ).scalar()
+            finished = {
+                "type": "run_finished",
+                "run_id": run_id,
+                "seq": int(last or 0) + 1,
+                "ts": ts,
+                "status": "failed",
+                "output": None,
+                "error": error,
+                "usage": {},
+            }
+            self._insert_events(db, run_id, [finished])
+        return True
 
     def request_cancel(self, run_id: str) -> None:
         with self.engine.begin() as db:
@@ -249,6 +289,7 @@ class RunStore:
 
     def commit_record(self, run_id: str, key: str, record: Record) -> Record:
         """Commit a node's outcome once; if another executor committed first, theirs wins."""
+        faults.point("before_node_record")
         try:
             with self.engine.begin() as db:
                 db.execute(
@@ -263,6 +304,7 @@ class RunStore:
                         finished_at=time.time(),
                     )
                 )
+            faults.point("after_node_record")
             return record
         except IntegrityError:
             existing = self.records(run_id).get(key)
@@ -361,5 +403,8 @@ class RunStore:
                 messages.update()
                 .where(messages.c.id == row.id, messages.c.taken_by.is_(None))
                 .values(taken_by=taker)
-            )
-            return dict(json.loads(row.body)) if claimed.rowcount == 1 else None
+            ).rowcount
+        if claimed != 1:
+            return None
+        faults.point("after_message_taken")
+        return dict(json.loads(row.body))

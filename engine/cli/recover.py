@@ -1,0 +1,104 @@
+"""`aerostudio runs recover`: carry on with the runs a crash or a kill interrupted.
+
+Each interrupted run is followed to its end, or to a pause that waits for an answer. Nothing is
+waited for forever: a run this process cannot make progress on (another live process or version
+runs it, it does not start here, its body fails) is reported and skipped, and the command exits
+with SKIPPED. Exit codes: 0 every run recovered (finished succeeded, or waiting for an answer),
+1 a run ended otherwise, 3 a run was skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+SKIPPED = 3
+START_S = 30.0  # how long an interrupted run may take to start executing in this process
+
+
+async def recover(args: argparse.Namespace) -> int:
+    from engine.cli.runs import describe, open_runtime
+
+    runtime = open_runtime(args.db)
+    try:
+        reconciled = await runtime.reconciled()
+        codes = []
+        for run_id in reconciled.failed:
+            print(f"run {run_id}: failed, its workflow had ended without recording the run's end")
+            codes.append(1)
+        for run_id, why in reconciled.elsewhere.items():
+            print(f"run {run_id}: skipped, {why}")
+            codes.append(SKIPPED)
+        unfinished = await asyncio.to_thread(runtime.store.unfinished_runs)
+        interrupted = [r["run_id"] for r in unfinished if r["run_id"] not in reconciled.elsewhere]
+        if not interrupted and not codes:
+            print("no interrupted runs")
+            return 0
+        for run_id in interrupted:
+            print(f"recovering run {run_id}")
+            codes.append(await _recover_run(runtime, run_id, args.json, describe))
+        return max(codes)
+    finally:
+        await runtime.aclose()
+
+
+async def _recover_run(runtime: Any, run_id: str, as_json: bool, describe: Any) -> int:
+    """Follow one run, executing in this process, until it ends or waits for an answer."""
+    stored = await asyncio.to_thread(runtime.store.events, run_id)
+    seen = stored[-1]["seq"] if stored else 0
+    if not await _started_here(runtime, run_id):
+        print(
+            f"run {run_id}: skipped, it did not start in this process within {START_S:g} s "
+            "(another process may be running it)"
+        )
+        return SKIPPED
+    handle = runtime.handles.get(run_id)
+    waiting = 0
+    async with contextlib.aclosing(runtime.follow(run_id, seen, beat_s=1)) as events:
+        async for event in events:
+            if event is None:
+                failure = _failure(handle)
+                if failure is not None:
+                    print(f"run {run_id}: skipped, it failed to run here: {failure}")
+                    return SKIPPED
+                continue
+            line = json.dumps(event, default=str) if as_json else describe(event)
+            if line:
+                print(line, flush=True)
+            if event["type"] == "run_finished":
+                return 0 if event["status"] == "succeeded" else 1
+            if event["type"] in ("run_paused", "run_resumed") and event["kind"] != "timer":
+                waiting += 1 if event["type"] == "run_paused" else -1
+            if waiting > 0 and not await asyncio.to_thread(runtime.store.pending_messages, run_id):
+                print(f"run {run_id}: waits for an answer (aerostudio runs resume {run_id} ...)")
+                return 0
+    row = await asyncio.to_thread(runtime.store.run, run_id)
+    return 0 if row is not None and row["status"] == "succeeded" else 1
+
+
+async def _started_here(runtime: Any, run_id: str) -> bool:
+    """Whether the run executes in this process (DBOS's recovery starts it shortly after the
+    launch) or has finished, within START_S."""
+    from engine.run.store import FINISHED
+
+    deadline = time.monotonic() + START_S
+    while run_id not in runtime.handles:
+        row = await asyncio.to_thread(runtime.store.run, run_id)
+        if row is None or row["status"] in FINISHED:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+def _failure(handle: Any) -> str | None:
+    """Why the run's body failed in this process, if it did."""
+    if handle is None or not handle.done.done() or handle.done.cancelled():
+        return None
+    exc = handle.done.exception()
+    return None if exc is None else f"{type(exc).__name__}: {exc}"
