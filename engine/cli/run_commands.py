@@ -193,29 +193,10 @@ async def _follow(runtime: Any, args: argparse.Namespace, seen: int, describe: A
         await asyncio.sleep(0.1)
 
 
-async def _recover(args: argparse.Namespace) -> int:
-    from engine.cli.runs import describe, open_runtime
-
-    runtime = open_runtime(args.db)
-    try:
-        interrupted = [
-            r["run_id"] for r in runtime.store.list_runs(1000) if r["status"] == "running"
-        ]
-        if not interrupted:
-            print("no interrupted runs")
-            return 0
-        codes = []
-        for run_id in interrupted:
-            print(f"recovering run {run_id}")
-            args.run_id = run_id
-            codes.append(await _follow(runtime, args, len(runtime.store.events(run_id)), describe))
-        return max(codes)
-    finally:
-        await runtime.aclose()
-
-
 def recover_runs(args: argparse.Namespace) -> int:
-    return asyncio.run(_recover(args))
+    from engine.cli.recover import recover
+
+    return asyncio.run(recover(args))
 
 
 def resume_run(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Iterable
@@ -204,7 +205,7 @@ async def _run(args: argparse.Namespace, payload: Any) -> int:
             ) from None
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        handle.events.subscribe(show)
+        await _show_stored(runtime, handle, show)
         result = await handle.result()
     finally:
         for task in pending:
@@ -215,6 +216,18 @@ async def _run(args: argparse.Namespace, payload: Any) -> int:
         if result.error:
             print(f"error: {result.error['message']}", file=sys.stderr)
     return 0 if result.status == "succeeded" else 1
+
+
+async def _show_stored(runtime: Any, handle: Any, show: Any) -> None:
+    """Show the run's events as the store has written them (as the API streams them), so a
+    `seq` printed here is never given to another event after a kill; until the run ends, or its
+    body fails (`handle.result()` then raises why)."""
+    async with contextlib.aclosing(runtime.follow(handle.run_id, beat_s=1)) as events:
+        async for event in events:
+            if event is not None:
+                show(event)
+            elif handle.done.done():
+                return
 
 
 def run_flow(args: argparse.Namespace) -> int:
