@@ -42,8 +42,9 @@ class GatewayRoutes:
             raise ApiError(
                 403,
                 "forbidden",
-                f"{action} a stdio server (a command run on this host) needs the admin role; "
-                f"member '{member.name}' is {member.role}",
+                f"{action} a stdio server (a command run on this host) needs the admin role, "
+                f"and a server started with {STDIO_SETTING}; member '{member.name}' is "
+                f"{member.role}",
             )
         if not self.allow_stdio:
             raise ApiError(
