@@ -144,11 +144,16 @@ async def _resume(args: argparse.Namespace) -> int:
     from engine.cli.runs import describe, local_services
     from engine.run.durable import DurableRuntime, RuntimeBusy
 
-    runtime = DurableRuntime(args.db, services=local_services())
-    _run_row(runtime.store, args.run_id)
-    seen = len(runtime.store.events(args.run_id))
     if args.fire and not args.node:
         raise UsageError("--fire needs --node: the node whose timer to fire")
+    run = _run_row(_store(args.db), args.run_id)
+    if run["status"] != "running":  # its run_finished is stored: following would wait forever
+        raise CliError(
+            f"run {args.run_id} has already finished ({run['status']}): there is nothing to resume",
+            hint=f"aerostudio runs show {args.run_id} shows how it ended",
+        )
+    runtime = DurableRuntime(args.db, services=local_services())
+    seen = len(runtime.store.events(args.run_id))
     message = (
         {"code": args.code}
         if args.code is not None

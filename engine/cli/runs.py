@@ -13,10 +13,19 @@ from typing import Any
 
 from engine.cli.errors import CliError, UsageError
 
+PAUSED = 3
+"""Exit status of `aerostudio run` when the run waits for an answer standard input cannot give."""
+
 
 def register(subparsers: Any) -> None:
     run = subparsers.add_parser(
-        "run", help="run a flow", description="Run a flow, printing its events and its output."
+        "run",
+        help="run a flow",
+        description="Run a flow, printing its events and its output.",
+        epilog="Exit status: 0 the run succeeded, 1 it failed or was cancelled, 2 bad arguments, "
+        f"{PAUSED} it is paused for an answer standard input cannot give (no terminal: a script, "
+        "CI, nohup); it stays paused, and the command to answer it (aerostudio runs resume RUN "
+        "...) is printed on standard error.",
     )
     run.add_argument("flow", type=Path, metavar="FLOW", help="a *.flow.json file")
     run.add_argument(
@@ -106,21 +115,37 @@ PROMPTS = {
 }
 
 
-async def _answer_pauses(handle: Any, event: dict[str, Any]) -> None:
-    """Ask on standard input how to go on from a pause. With nothing to read there, a timer just
-    runs its course, and any other pause cancels the run rather than wait for nobody."""
+def resume_command(run_id: str, kind: str, db: str | None) -> str:
+    """The `runs resume` command that answers a pause of this kind."""
+    from engine.cli.errors import shown_url
+
+    answer = {"approval": " --decision approve", "auth": " --code CODE"}.get(kind, "")
+    where = f" --db '{shown_url(db)}'" if db else ""
+    return f"aerostudio runs resume {run_id}{answer}{where}"
+
+
+async def _answer_pauses(
+    handle: Any, event: dict[str, Any], detached: asyncio.Event, db: str | None
+) -> None:
+    """Ask on standard input how to go on from a pause. With nothing to read there (a script,
+    CI, nohup), a timer just runs its course, a breakpoint goes on, and any other pause is left
+    waiting, durably: `detached` tells the command to stop here and say how to answer later."""
     kind = event["kind"]
     print(PROMPTS[kind], end="", file=sys.stderr, flush=True)  # stdout may be JSON lines
     try:
         answer = await asyncio.get_running_loop().run_in_executor(None, input)
     except EOFError:
-        if kind == "timer":
-            return
-        print(
-            "aerostudio: the run paused and standard input has no answer; cancelling it",
-            file=sys.stderr,
-        )
-        handle.cancel()
+        print(file=sys.stderr)
+        if kind == "breakpoint":
+            handle.debugger.resume()
+        elif kind != "timer" and not detached.is_set():
+            detached.set()
+            print(
+                f"aerostudio: run {handle.run_id} is paused ({kind}) and standard input has no "
+                f"answer; it stays paused. Answer it with: "
+                f"{resume_command(handle.run_id, kind, db)}",
+                file=sys.stderr,
+            )
         return
     choice = answer.strip().lower()
     if kind == "breakpoint":
@@ -185,13 +210,15 @@ async def _run(args: argparse.Namespace, payload: Any) -> int:
     except FlowLoadError as exc:
         raise CliError(str(exc)) from None
     pending: list[asyncio.Task[None]] = []
+    detached = asyncio.Event()
 
     def show(event: dict[str, Any]) -> None:
         line = json.dumps(event, ensure_ascii=False, default=str) if args.json else describe(event)
         if line:
             print(line, flush=True)
         if event["type"] == "run_paused" and event["kind"] in PROMPTS:
-            pending.append(asyncio.ensure_future(_answer_pauses(handle, event)))
+            answer = _answer_pauses(handle, event, detached, args.db)
+            pending.append(asyncio.ensure_future(answer))
 
     runtime = open_runtime(args.db, [args.flow.resolve().parent])
     try:
@@ -205,7 +232,10 @@ async def _run(args: argparse.Namespace, payload: Any) -> int:
             ) from None
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        await _show_stored(runtime, handle, show)
+        if await _until_detached(_show_stored(runtime, handle, show), detached):
+            # Closing the runtime stops the run's task here; the run itself stays paused.
+            handle.done.add_done_callback(lambda done: done.cancelled() or done.exception())
+            return PAUSED
         result = await handle.result()
     finally:
         for task in pending:
@@ -228,6 +258,20 @@ async def _show_stored(runtime: Any, handle: Any, show: Any) -> None:
                 show(event)
             elif handle.done.done():
                 return
+
+
+async def _until_detached(showing: Any, detached: asyncio.Event) -> bool:
+    """Show the run's events until it ends (False) or a pause is left for later (True)."""
+    shown = asyncio.ensure_future(showing)
+    left = asyncio.ensure_future(detached.wait())
+    await asyncio.wait((shown, left), return_when=asyncio.FIRST_COMPLETED)
+    for task in (shown, left):
+        task.cancel()
+    await asyncio.gather(shown, left, return_exceptions=True)
+    if detached.is_set():
+        return True
+    shown.result()
+    return False
 
 
 def run_flow(args: argparse.Namespace) -> int:

@@ -72,12 +72,14 @@ def test_reviews_are_answered_on_standard_input(tmp_path, capsys, monkeypatch):
     assert '"approved"' in capsys.readouterr().out
 
 
-def test_a_pause_without_an_answer_cancels_the_run(tmp_path, capsys, monkeypatch):
+def test_a_pause_without_an_answer_stays_paused(tmp_path, capsys, monkeypatch):
     path = tmp_path / "review.flow.json"
     save(chain(trigger(), node("review", "human_review", {"title": "ok?"})), path)
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
-    assert main(["run", str(path)]) == 1
-    assert "standard input has no answer" in capsys.readouterr().err
+    assert main(["run", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert "standard input has no answer; it stays paused" in err
+    assert "aerostudio runs resume " in err
 
 
 def test_bad_input_json_is_a_usage_error(blank, capsys):
