@@ -52,7 +52,7 @@ class GatewayRoutes:
                 "stdio_servers_off",
                 f"{action} a stdio server over the API is off on this server: its operator "
                 f"can allow it with `aerostudio serve {STDIO_SETTING}` ({STDIO_ENV}=1), or "
-                "add it on the host with `aerostudio workspace server add`",
+                "add it on the host with `aerostudio server add`",
             )
 
     def routes(self, route: Router) -> list[Route]:
