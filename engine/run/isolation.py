@@ -104,7 +104,7 @@ def bwrap_command(workdir: str, memory_mb: int, network: bool) -> list[str]:
         spaces = ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
         spaces += [] if network else ["--unshare-net"]
     else:
-        spaces = ["--unshare-all", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+        spaces = ["--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
         spaces += ["--share-net"] if network else []
         spaces += ["--disable-userns"]
     command = [bwrap, *spaces, "--die-with-parent", "--new-session", "--hostname", "sandbox"]
@@ -112,7 +112,7 @@ def bwrap_command(workdir: str, memory_mb: int, network: bool) -> list[str]:
     command += ["--proc", "/proc", "--dev", "/dev"]
     command += ["--perms", "0755", "--dir", os.path.dirname(workdir)]
     command += ["--perms", "0777", "--size", str(memory_mb * 1024 * 1024), "--tmpfs", workdir]
-    command += ["--chdir", workdir, "--"]
+    command += ["--remount-ro", "/", "--chdir", workdir, "--"]
     if root:
         command += [
             _which("setpriv") or "setpriv",
@@ -142,8 +142,9 @@ def sandbox_problem() -> str:
     if done.returncode != 0 or done.stdout.strip() != b"1":
         said = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
         return (
-            f"bubblewrap fails here ({said[0]}); it needs user namespaces "
-            "(sysctl kernel.unprivileged_userns_clone=1) or root"
+            f"bubblewrap fails here ({said[0]}); it needs root or user namespaces "
+            "(sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 "
+            "kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile for bwrap)"
         )
     return ""
 
