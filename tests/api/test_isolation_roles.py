@@ -340,3 +340,31 @@ def test_a_flow_whose_workspace_is_a_path_is_refused(server: Server) -> None:
             assert "workspace '../x' is not a workspace slug" in refused.json()["message"]
         issues = http.post("/api/flows/validate", json={"flow": escaping}).json()["issues"]
         assert [(i["code"], i["field"]) for i in issues] == [("flow.bad_workspace", "workspace")]
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_version_4_database_gains_members_workspaces(tmp_path, request, database) -> None:
+    """Members made before workspaces belong to none (admins to all) after the upgrade."""
+    import sqlalchemy as sa
+
+    from engine.api.members import SERVER
+    from engine.gateway.tokens import ServerTokens
+    from engine.store import create_engine, migrate
+    from engine.store.migrate import VERSION
+    from engine.store.tables import settings
+
+    given = request.getfixturevalue("postgres_url") if database == "postgresql" else None
+    engine = create_engine(given or f"sqlite:///{tmp_path / 'old.sqlite'}")
+    migrate(engine)
+    tokens = ServerTokens(engine)
+    _, admin = tokens.create(SERVER, "ada", "admin")
+    _, developer = tokens.create(SERVER, "dev", "developer", workspaces=["alpha"])
+    with engine.begin() as db:
+        db.execute(sa.text("ALTER TABLE aero_server_tokens DROP COLUMN workspaces"))
+        db.execute(settings.update().values(value=4))
+    assert migrate(engine) == VERSION
+    assert tokens.authenticate(admin, SERVER).workspaces is None
+    assert tokens.authenticate(developer, SERVER).workspaces == frozenset()
+    _, newer = tokens.create(SERVER, "eve", "viewer", workspaces=["beta", "alpha"])
+    assert tokens.authenticate(newer, SERVER).workspaces == {"alpha", "beta"}
+    assert [t.workspaces for t in tokens.all(SERVER)] == [None, (), ("alpha", "beta")]
