@@ -217,7 +217,7 @@ async def _communicate(
         with contextlib.suppress(ProcessLookupError):  # its group may have no member left
             os.killpg(process.pid, signal.SIGKILL)
         if cgroup is not None:
-            cgroup.kill()
+            await asyncio.to_thread(cgroup.kill)
         await process.wait()
         raise SandboxTimeout(
             f"the code ran longer than timeout_s ({timeout_s:g} s) and was stopped"
