@@ -6,8 +6,11 @@ app with the gateway's MCP endpoints and the scheduler.
 Every route declares the least role it needs (viewer, developer or admin: engine.api.members)
 and wants a member's token (`Authorization: Bearer ...`), but for the health check, the OpenAPI
 schema, endpoints (which check their API key) and webhooks (their signature). Host and Origin
-are checked against DNS rebinding (engine.api.routing). Errors are JSON objects
-`{"error": code, "message": text}` that a person can read; never a traceback.
+are checked against DNS rebinding (engine.api.routing); an address sending bad tokens gets 429
+after a few (engine.httpguard.FailedAuth); a body past its route's limit gets 413 before it is
+stored (engine.api.limits); event streams end when the server stops (engine.api.streams).
+Errors are JSON objects `{"error": code, "message": text}` that a person can read; never a
+traceback.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
@@ -24,6 +28,7 @@ from engine import __version__
 from engine.api.deployment_routes import DeploymentRoutes
 from engine.api.deployments import Deployments
 from engine.api.gateway_routes import GatewayRoutes
+from engine.api.limits import BodyLimit, BodyLimits
 from engine.api.member_routes import MemberRoutes
 from engine.api.members import PUBLIC, Members
 from engine.api.openapi import describe_api
@@ -31,6 +36,7 @@ from engine.api.retention_routes import RetentionRoutes
 from engine.api.routing import Guard
 from engine.api.run_routes import RunRoutes
 from engine.api.schedules import Scheduler
+from engine.api.streams import StreamCloser, Streams
 from engine.api.trigger_routes import TriggerRoutes
 from engine.gateway.core import Gateway
 from engine.gateway.server import GatewayApp
@@ -53,6 +59,7 @@ class EngineApi:
         runtime_token: str | None = None,
         *,
         hosts: tuple[str, ...] = LOCAL_HOSTS,
+        limits: BodyLimits | None = None,
         allow_stdio_servers: bool | None = None,
     ) -> None:
         self.runtime = runtime
@@ -67,10 +74,15 @@ class EngineApi:
         self.mcp = GatewayApp(gateway, hosts=hosts)
         self.deployments = Deployments(gateway.engine)
         self.scheduler = Scheduler(self.deployments, runtime)
+        self.streams = Streams()
         routes = self._routes()
         self.openapi_document = describe_api(routes)
         self.app = Starlette(
             routes=[*routes, Mount("/", app=self.mcp.app)],
+            middleware=[
+                Middleware(StreamCloser, streams=self.streams),
+                Middleware(BodyLimit, limits=limits or BodyLimits.from_environment()),
+            ],
             lifespan=self._lifespan,
         )
 
@@ -82,7 +94,7 @@ class EngineApi:
     def _routes(self) -> list[BaseRoute]:
         """Each route with the least role it needs: viewers read; developers run, debug and
         deploy flows and manage servers (as in the gateway); admins do everything."""
-        route = Guard(self.members, self.host_check).route
+        route = Guard(self.members, self.host_check, self.mcp.failed).route
         groups = (
             MemberRoutes(self.members, self.gateway),
             RunRoutes(self.runtime),

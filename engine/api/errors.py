@@ -19,13 +19,20 @@ SEQ_MAX = 2**31  # event sequence numbers and versions: past any real one, withi
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    """An answer refusing the request; `details` are more fields of its JSON body."""
+
+    def __init__(
+        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.details = details or {}
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status)
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message, **(details or {})}, status_code=status)
 
 
 def _not_a_number(constant: str) -> float:
@@ -142,3 +149,27 @@ def flow_body(body: dict[str, Any]) -> Flow:
         return from_document(body.get("flow"))
     except FlowLoadError as exc:
         raise ApiError(422, "invalid_flow", str(exc)) from None
+
+
+def check_input(schema: dict[str, Any] | None, payload: Any) -> None:
+    """A 422 listing where the input does not fit the trigger's input_schema (at most 20
+    places), before any run is made for it: a run is for work that started."""
+    if not schema:
+        return
+    from jsonschema import Draft202012Validator
+
+    problems = sorted(
+        Draft202012Validator(schema).iter_errors(payload), key=lambda e: list(e.absolute_path)
+    )[:20]
+    if not problems:
+        return
+    errors = [
+        {"path": p.json_path.replace("$", "input", 1), "message": p.message} for p in problems
+    ]
+    first = errors[0]
+    raise ApiError(
+        422,
+        "invalid_input",
+        f"the input does not fit the trigger's input_schema: {first['path']}: {first['message']}",
+        {"errors": errors},
+    )

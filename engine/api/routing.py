@@ -17,7 +17,7 @@ from starlette.routing import Route
 from engine.api.errors import ApiError, error_response, plain_parameters
 from engine.api.members import PUBLIC, Members, Role, allows, bearer, forbidden, unauthorized
 from engine.gateway.tokens import AuthError
-from engine.httpguard import HostCheck
+from engine.httpguard import FailedAuth, HostCheck, client_address, too_many_failures
 
 Handler = Callable[[Request], Awaitable[Response]]
 Router = Callable[[str, Handler, list[str], Role], Route]
@@ -27,9 +27,12 @@ Router = Callable[[str, Handler, list[str], Role], Route]
 class Guard:
     """Checks a request's Host, Origin and token before its handler runs."""
 
-    def __init__(self, members: Members, host_check: HostCheck) -> None:
+    def __init__(
+        self, members: Members, host_check: HostCheck, failed: FailedAuth | None = None
+    ) -> None:
         self.members = members
         self.host_check = host_check
+        self.failed = FailedAuth.from_environment() if failed is None else failed
 
     def route(self, path: str, handler: Handler, methods: list[str], role: Role) -> Route:
         return Route(path, self.guarded(handler, role), methods=methods)
@@ -45,10 +48,12 @@ class Guard:
             if refused is not None:
                 return error_response(*refused)
             if role != PUBLIC:
+                token = bearer(headers)
                 try:
-                    member = await asyncio.to_thread(self.members.authenticate, bearer(headers))
+                    member = await asyncio.to_thread(self.members.authenticate, token)
                 except AuthError as exc:
-                    return unauthorized(str(exc))
+                    wait = self.failed.failed(client_address(request.scope)) if token else 0
+                    return too_many_failures(wait) if wait else unauthorized(str(exc))
                 if not allows(member, role):
                     return forbidden(member, role)
                 request.state.member = member
@@ -56,7 +61,7 @@ class Guard:
                 plain_parameters(request)
                 return await handler(request)
             except ApiError as exc:
-                return error_response(exc.status, exc.code, exc.message)
+                return error_response(exc.status, exc.code, exc.message, exc.details)
             except LookupError as exc:
                 return error_response(404, "not_found", str(exc.args[0]) if exc.args else str(exc))
             except (ValueError, TypeError) as exc:

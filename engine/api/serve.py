@@ -5,6 +5,10 @@ to the data directory (`runtime.json`, mode 0600) for the studio and the CLI to 
 `aerostudio serve` is a server's: its members hold tokens (the first start makes an admin and
 prints its token once), its runs and gateway data in one database (`--db`, SQLite in the data
 directory by default), its runs executed under a stable executor id.
+
+On SIGTERM or Ctrl-C both stop within a grace period (`AEROSTUDIO_SHUTDOWN_GRACE_S`, 10 s):
+event streams end at once (their followers resume on the next process with Last-Event-ID),
+other requests get the grace period to finish, then are cancelled.
 """
 
 from __future__ import annotations
@@ -16,13 +20,18 @@ import secrets
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.httpguard import LOCAL_HOSTS
 from engine.paths import data_dir
 
+if TYPE_CHECKING:
+    from engine.api.app import EngineApi
+
 STATE_FILE = "runtime.json"
 WILDCARDS = ("0.0.0.0", "::", "")
+GRACE_ENV = "AEROSTUDIO_SHUTDOWN_GRACE_S"
+GRACE_S = 10
 
 
 def state_path() -> Path:
@@ -50,16 +59,40 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-async def _serve_app(app: Any, host: str, port: int, announce: Callable[[str], None]) -> None:
-    """Serve `app` until cancelled; `announce(url)` once it accepts connections."""
+def grace_s() -> int:
+    """The shutdown grace period from the environment, or a ValueError naming the variable."""
+    text = os.environ.get(GRACE_ENV, "").strip()
+    if not text:
+        return GRACE_S
+    try:
+        seconds = int(text)
+    except ValueError:
+        seconds = -1
+    if not 0 <= seconds <= 3600:
+        raise ValueError(f"{GRACE_ENV}: whole seconds from 0 to 3600, not '{text}'")
+    return seconds
+
+
+async def _serve_app(api: EngineApi, host: str, port: int, announce: Callable[[str], None]) -> None:
+    """Serve the API until cancelled; `announce(url)` once it accepts connections.
+    A signal to stop ends its event streams at once."""
     import uvicorn
 
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            api.streams.close()
+
+    grace = grace_s()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     url = f"http://{_url_host(host)}:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    config = uvicorn.Config(
+        api.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=grace
+    )
+    server = Server(config)
     serving = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
         while not server.started:
@@ -71,8 +104,9 @@ async def _serve_app(app: Any, host: str, port: int, announce: Callable[[str], N
         await serving
     finally:
         server.should_exit = True
+        api.streams.close()
         if not serving.done():
-            await asyncio.wait_for(serving, 10)
+            await asyncio.wait_for(serving, grace + 10)
 
 
 async def serve(db: str | None, host: str, port: int, ready: asyncio.Event | None = None) -> None:
@@ -91,7 +125,7 @@ async def serve(db: str | None, host: str, port: int, ready: asyncio.Event | Non
             ready.set()
 
     try:
-        await _serve_app(api.app, host, port, announce)
+        await _serve_app(api, host, port, announce)
     finally:
         if _own_state():
             state_path().unlink(missing_ok=True)
@@ -144,6 +178,6 @@ async def serve_server(
         print(f"aerostudio serve at {url}", flush=True)
 
     try:
-        await _serve_app(api.app, host, port, announce)
+        await _serve_app(api, host, port, announce)
     finally:
         await runtime.aclose()

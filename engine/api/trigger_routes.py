@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from engine.api import webhooks
 from engine.api.deployments import Deployments
-from engine.api.errors import ApiError, error_response, json_value
+from engine.api.errors import ApiError, check_input, error_response, json_value
 from engine.api.members import DEVELOPER, PUBLIC, Members, allows, bearer, forbidden
 from engine.api.routing import Router
 from engine.api.run_routes import event_stream
@@ -60,6 +60,8 @@ class TriggerRoutes:
         parameters:
           - {name: wait, in: query, schema: {type: number}}
         requestBody: {description: "the trigger's input", schema: {}}
+        responses:
+          422: {description: "the input does not fit the trigger's input_schema (errors)"}
         """
         flow, trigger = self._endpoint(request.path_params["slug"])
         settings = trigger.config["endpoint"]
@@ -69,6 +71,7 @@ class TriggerRoutes:
             if refused is not None:
                 return refused
         payload = await json_value(request) if await request.body() else {}
+        check_input(trigger.config.get("input_schema"), payload)
         handle = await self.runtime.submit(flow, payload, trigger=trigger.id)
         if "text/event-stream" in headers.get("accept", "") or settings.get("stream"):
             return StreamingResponse(
@@ -120,7 +123,6 @@ class TriggerRoutes:
                 f"member '{member.name}' is not in workspace '{flow.workspace}', the flow's",
             )
         return None
-
 
     async def receive_webhook(self, request: Request) -> Response:
         """

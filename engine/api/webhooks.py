@@ -1,7 +1,10 @@
 """Verifying webhook deliveries by the providers' published schemes: GitHub
 (X-Hub-Signature-256), Stripe (Stripe-Signature with a timestamp), Slack (v0 signatures with a
 timestamp) and Standard Webhooks (webhook-id / -timestamp / -signature). Also what each delivery
-is (its event type) and its delivery id, so a retried delivery runs once.
+is (its event type) and its delivery id, so a retried delivery runs once: the id is always taken
+from what the signature covers (the body, or a signed id), never from an unsigned header, so a
+captured delivery resent with a new delivery header is still the same delivery. Timestamps are
+whole seconds within the tolerance (NaN, infinities and words are refused).
 
 `verify` raises `SignatureError` naming what is wrong; it never says what the right signature
 would have been.
@@ -12,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +24,7 @@ from typing import Any
 from engine.api.errors import ApiError, load_json
 
 TOLERANCE_S = 300  # Stripe's, Slack's and Standard Webhooks' default
+_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 class SignatureError(ValueError):
@@ -39,11 +44,15 @@ def _hmac_hex(secret: bytes, message: bytes) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
+def _signed_body(body: bytes) -> str:
+    """The delivery id of a delivery whose body is what is signed: the body's digest."""
+    return hashlib.sha256(body).hexdigest()
+
+
 def _fresh(timestamp: str, now: float, tolerance_s: float) -> None:
-    try:
-        sent = float(timestamp)
-    except ValueError:
-        raise SignatureError(f"the timestamp '{timestamp[:20]}' is not a number") from None
+    if not _SECONDS.fullmatch(timestamp):
+        raise SignatureError(f"the timestamp '{timestamp[:20]}' is not a whole number of seconds")
+    sent = int(timestamp)
     if abs(now - sent) > tolerance_s:
         raise SignatureError(
             f"the delivery is {abs(now - sent):.0f} s old (tolerance {tolerance_s:g} s)"
@@ -65,8 +74,7 @@ def _github(secret: str, headers: Mapping[str, str], body: bytes, now: float) ->
         raise SignatureError("X-Hub-Signature-256 is missing")
     if not hmac.compare_digest(given[7:], _hmac_hex(secret.encode(), body)):
         raise SignatureError("X-Hub-Signature-256 does not match the body")
-    delivery = headers.get("x-github-delivery") or hashlib.sha256(body).hexdigest()
-    return Delivery(delivery, headers.get("x-github-event"), _payload(body))
+    return Delivery(_signed_body(body), headers.get("x-github-event"), _payload(body))
 
 
 def _stripe(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> Delivery:
@@ -84,7 +92,7 @@ def _stripe(secret: str, headers: Mapping[str, str], body: bytes, now: float) ->
     payload = _payload(body)
     event = payload.get("type") if isinstance(payload, dict) else None
     delivery = payload.get("id") if isinstance(payload, dict) else None
-    return Delivery(str(delivery or hashlib.sha256(body).hexdigest()), event, payload)
+    return Delivery(str(delivery or _signed_body(body)), event, payload)
 
 
 def _slack(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> Delivery:
@@ -132,8 +140,7 @@ def _generic(secret: str, headers: Mapping[str, str], body: bytes, now: float) -
     given = headers.get("x-aerostudio-signature", "")
     if not hmac.compare_digest(given, "sha256=" + _hmac_hex(secret.encode(), body)):
         raise SignatureError("X-Aerostudio-Signature is missing or does not match the body")
-    delivery = headers.get("x-aerostudio-delivery") or hashlib.sha256(body).hexdigest()
-    return Delivery(delivery, headers.get("x-aerostudio-event"), _payload(body))
+    return Delivery(_signed_body(body), headers.get("x-aerostudio-event"), _payload(body))
 
 
 SCHEMES = {

@@ -4,7 +4,8 @@ older ones that handshake) and `/healthz`.
 Before any MCP message is read, a request must come with an allowed Host and Origin (against
 DNS rebinding), for a workspace that exists, with a valid bearer token of that workspace (checked
 on every request, so a revoked or expired token cuts off a connected client at its next request)
-and within its token's rate limit.
+and within its token's rate limit; an address sending bad tokens gets 429 after a few
+(engine.httpguard.FailedAuth).
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from engine.gateway.core import Gateway, ToolNotFound
 from engine.gateway.tokens import AuthError, Forbidden, Member, RateLimiter
 from engine.gateway.upstream import UpstreamError
 from engine.gateway.workspaces import NotFound
-from engine.httpguard import LOCAL_HOSTS, HostCheck
+from engine.httpguard import (
+    LOCAL_HOSTS,
+    FailedAuth,
+    HostCheck,
+    client_address,
+    too_many_failures,
+)
 
 FORBIDDEN = -32003  # an implementation-defined JSON-RPC server error: the role does not allow it
 NOTIFY_TIMEOUT_S = 5.0  # for one session to take a list_changed notification
@@ -66,6 +73,7 @@ class GatewayApp:
         self.gateway = gateway
         self.host_check = HostCheck(hosts, origins)
         self.limiter = RateLimiter(rate_per_minute)
+        self.failed = FailedAuth.from_environment()
         self.watch_interval_s = watch_interval_s
         self._sessions: dict[str, dict[str, Any]] = {}  # slug -> MCP session id -> session
         self.mcp = _GatewayServer(
@@ -213,6 +221,9 @@ class _Guard:
         try:
             member = owner.gateway.tokens.authenticate(token, slug)
         except AuthError as exc:
+            wait = owner.failed.failed(client_address(scope)) if token else 0
+            if wait:
+                return too_many_failures(wait)
             response = _error(401, "unauthorized", str(exc))
             response.headers["WWW-Authenticate"] = 'Bearer realm="aerostudio"'
             return response

@@ -99,6 +99,7 @@ async def server(tmp_path, monkeypatch):
     """The API on loopback, and a token per role: server members (in the workspace the made-up
     paths name, so that only their role decides), and the runtime's own."""
     monkeypatch.setenv("AEROSTUDIO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AEROSTUDIO_MAX_AUTH_FAILURES", "1000")  # every route refuses bad tokens
     async with running_api(tmp_path) as (_client, base, gateway):
         tokens = ServerTokens(gateway.engine)
         callers = {

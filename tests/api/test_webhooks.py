@@ -31,10 +31,12 @@ def test_github():
     }
     delivery = verify("github", secret, headers, BODY, NOW)
     assert (delivery.delivery_id, delivery.event, delivery.payload["id"]) == (
-        "d-1",
+        hashlib.sha256(BODY).hexdigest(),
         "issues",
         "evt_1",
     )
+    resent = verify("github", secret, {**headers, "X-GitHub-Delivery": "d-2"}, BODY, NOW)
+    assert resent.delivery_id == delivery.delivery_id
     with pytest.raises(SignatureError, match="does not match"):
         verify("github", "other", headers, BODY, NOW)
     with pytest.raises(SignatureError, match="does not match"):
@@ -84,8 +86,12 @@ def test_standard_webhooks():
 
 def test_generic_with_and_without_a_secret_and_unknown_sources():
     signature = "sha256=" + hmac.new(b"k", BODY, hashlib.sha256).hexdigest()
+    signed = {"X-Aerostudio-Signature": signature, "X-Aerostudio-Delivery": "1"}
+    assert verify("generic", "k", signed, BODY).payload["id"] == "evt_1"
     assert (
-        verify("generic", "k", {"X-Aerostudio-Signature": signature}, BODY).payload["id"] == "evt_1"
+        verify("generic", "k", signed, BODY).delivery_id
+        == verify("generic", "k", {**signed, "X-Aerostudio-Delivery": "2"}, BODY).delivery_id
+        == hashlib.sha256(BODY).hexdigest()
     )
     with pytest.raises(SignatureError):
         verify("generic", "k", {}, BODY)
@@ -102,3 +108,23 @@ def test_event_filters():
     assert accepts(["invoice"], delivery)
     assert accepts(["invoice.paid"], delivery)
     assert not accepts(["charge", "invoice.created"], delivery)
+
+
+def _stripe_header(secret: str, timestamp: str) -> str:
+    signed = f"{timestamp}.".encode() + BODY
+    return f"t={timestamp},v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize("timestamp", ["NaN", "nan", "inf", "-inf", "Infinity", "1e9", "soon", ""])
+def test_a_timestamp_that_is_not_whole_seconds_is_refused_though_signed(timestamp):
+    """A delivery signed with t=NaN passed the age check (every comparison with NaN is
+    false): Stripe and Slack timestamps are whole seconds, within the tolerance."""
+    header = {"Stripe-Signature": _stripe_header("whsec_s", timestamp)}
+    with pytest.raises(SignatureError, match=r"whole number of seconds|missing"):
+        verify("stripe", "whsec_s", header, BODY, NOW)
+    slack = "v0=" + hmac.new(b"k", f"v0:{timestamp}:".encode() + BODY, hashlib.sha256).hexdigest()
+    headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": slack}
+    with pytest.raises(SignatureError, match=r"whole number of seconds|missing"):
+        verify("slack", "k", headers, BODY, NOW)
+    fine = {"Stripe-Signature": _stripe_header("whsec_s", str(NOW))}
+    assert verify("stripe", "whsec_s", fine, BODY, NOW).event == "invoice.paid"
