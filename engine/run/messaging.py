@@ -98,7 +98,15 @@ async def run_delegate(ctx: NodeContext, config: DelegateConfig) -> Outcome:
     def find() -> Flow:
         if flows is None:
             raise LookupError(f"no flow '{config.target}' is known to this runtime")
-        return flows.find(config.target)
+        child = flows.find(config.target)
+        if child.workspace and child.workspace != ctx.workspace:
+            # its vault and servers are its workspace's: not for a flow of another one
+            here = f"workspace '{ctx.workspace}'" if ctx.workspace else "no workspace"
+            raise LookupError(
+                f"'{config.target}' is a flow of workspace '{child.workspace}'; a flow of "
+                f"{here} may start only flows of its own workspace or of none"
+            )
+        return child
 
     payload, context = ctx.render(config.input), ctx.render(config.context)
     try:

@@ -38,6 +38,7 @@ class Server(NamedTuple):
     admin: dict[str, str]
     developer: dict[str, str]  # of alpha only
     viewer: dict[str, str]  # of alpha and beta
+    home: Path  # its data folder
 
 
 class Listener:
@@ -74,7 +75,7 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def served_open(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served_open(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, Path]]:
     """`aerostudio serve --allow-stdio-servers` on SQLite, with our whole environment (so that
     a server started by it could see it, were it passed on)."""
     home = tmp_path_factory.mktemp("isolation")
@@ -95,16 +96,17 @@ def served_open(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     url = process.stdout.readline().strip().removeprefix("aerostudio serve at ")
     try:
         assert token.startswith("aero_") and url.startswith("http://"), (token, url)
-        yield Served(url, token)
+        yield Served(url, token), home
     finally:
         process.terminate()
         assert process.wait(30) == 0
 
 
 @pytest.fixture(scope="module")
-def server(served_open: Served) -> Server:
+def server(served_open: tuple[Served, Path]) -> Server:
     """Workspaces alpha and beta, each with a secret API_KEY and the leaky server (given a
     variable of its own and no secret), a developer of alpha and a viewer of both."""
+    served_open, home = served_open
     with httpx2.Client(base_url=served_open.url, headers=served_open.admin, timeout=60) as http:
         for slug, value in SECRETS.items():
             assert http.post("/api/workspaces", json={"name": slug}).json()["slug"] == slug
@@ -123,7 +125,7 @@ def server(served_open: Served) -> Server:
             assert made.status_code == 201, made.text
             assert made.json()["workspaces"] == workspaces
             tokens[role] = _bearer(made.json()["token"])
-    return Server(served_open.url, served_open.admin, tokens["developer"], tokens["viewer"])
+    return Server(served_open.url, served_open.admin, tokens["developer"], tokens["viewer"], home)
 
 
 def _client(server: Server, headers: dict[str, str] | None = None) -> httpx2.Client:
@@ -250,6 +252,27 @@ def test_a_developer_cannot_send_another_workspaces_secret(server: Server, liste
     assert [seen["x-key"] for seen in listener.seen] == [SECRETS["alpha"]]
     with _client(server, server.admin) as http:
         assert http.get("/api/runs", params={"flow_id": "steal"}).json()["runs"] == []
+
+
+def test_a_flow_cannot_start_a_flow_of_another_workspace(server: Server, listener) -> None:
+    flows = server.home / "flows"
+    flows.mkdir(exist_ok=True)
+    child = _poster("beta-send", "beta", listener.url)
+    (flows / "beta-send.flow.json").write_text(json.dumps(child), encoding="utf-8")
+    delegate = node("ask", "delegate_to_bot", {"target": "beta-send"})
+    parent = document(
+        [trigger(), delegate, end("done", "asked")],
+        [edge("start", "ask"), edge("ask", "done")],
+        id="ask-beta",
+        workspace="alpha",
+    )
+    with _client(server, server.developer) as http:
+        started = http.post("/api/runs", json={"flow": parent})
+        assert started.status_code == 201, started.text
+        run = _finished(http, started.json()["run_id"])
+    assert run["status"] == "failed"
+    assert "'beta-send' is a flow of workspace 'beta'" in run["error"]["message"]
+    assert listener.seen == []
 
 
 def test_an_anonymous_caller_of_a_public_endpoint_gets_no_secret(server: Server) -> None:
