@@ -4,6 +4,7 @@ the typed client the studio uses."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from contextlib import asynccontextmanager
 
 import httpx2
@@ -200,8 +201,10 @@ async def test_workspace_administration_keeps_secrets_write_only(api):
     assert "very-secret-value" not in str(listed) + str(await client.servers(slug))
     tools = {t["name"]: t for t in await client.tools(slug)}
     assert tools["echo__echo"]["read_only"] and tools["echo__wipe"]["destructive"]
+    sha = await gateway.call_tool(slug, "echo__env_sha256", {"name": "TOKEN"})
+    assert sha.text == hashlib.sha256(b"very-secret-value").hexdigest()  # reached the server
     result = await gateway.call_tool(slug, "echo__env", {"name": "TOKEN"})
-    assert result.text == "very-secret-value"  # reached the server, shown nowhere else
+    assert result.text == "[redacted]"  # and is shown nowhere else, even said back
     made = await client.create_token(slug, "ana", "viewer")
     assert made["token"].startswith("aero_")
     assert [t["state"] for t in await client.tokens(slug)] == ["active"]
