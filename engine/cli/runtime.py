@@ -1,5 +1,6 @@
-"""`aerostudio runtime` (the studio's, on loopback), `aerostudio serve` (a server, with members)
-and `aerostudio admin-token` (a new admin token for a server, minted on its host)."""
+"""`aerostudio runtime` (the studio's, on loopback), `aerostudio serve` (a server, with members),
+`aerostudio admin-token` and `aerostudio member-token` (a new admin's token for a server, or a
+developer's or viewer's in some workspaces, minted on its host)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,26 @@ def register(subparsers: Any) -> None:
     admin_token.add_argument("--member", default="admin", help="the member's name (admin)")
     admin_token.set_defaults(handler=run_admin_token)
 
+    member_token = subparsers.add_parser(
+        "member-token",
+        help="mint a token for a developer or viewer of the server (on its host)",
+        description="Create a member's token in the server's database, in the workspaces "
+        "given, and print it once (the API's POST /api/members does the same for admins).",
+    )
+    member_token.add_argument("--db", metavar="URL", help=DB_HELP)
+    member_token.add_argument("--member", required=True, help="the member's name")
+    member_token.add_argument("--role", choices=["developer", "viewer"], default="developer")
+    member_token.add_argument(
+        "--workspace",
+        "--workspaces",
+        dest="workspaces",
+        action="append",
+        default=[],
+        metavar="W",
+        help="a workspace the member works in (repeatable; commas separate several too)",
+    )
+    member_token.set_defaults(handler=run_member_token)
+
 
 def _interrupt(_signal: int, _frame: object) -> NoReturn:
     raise KeyboardInterrupt
@@ -128,4 +149,24 @@ def run_admin_token(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"--member: {exc}") from None
     print(f"admin token: {token}")
+    return 0
+
+
+def run_member_token(args: argparse.Namespace) -> int:
+    from engine.api.members import SERVER
+    from engine.cli.errors import UsageError
+    from engine.cli.gateway import check_workspace, open_gateway
+    from engine.gateway.tokens import ServerTokens
+
+    gateway = open_gateway(args)
+    slugs = [s.strip() for given in args.workspaces for s in given.split(",") if s.strip()]
+    workspaces = [check_workspace(gateway, slug) for slug in slugs]
+    try:
+        info, token = ServerTokens(gateway.engine).create(
+            SERVER, args.member, args.role, workspaces=workspaces
+        )
+    except ValueError as exc:
+        raise UsageError(f"--member: {exc}") from None
+    where = ", ".join(info.workspaces or ()) or "no workspace yet"
+    print(f"{info.role} token for {info.member} ({where}): {token}")
     return 0

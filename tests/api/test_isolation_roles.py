@@ -354,6 +354,29 @@ def test_a_member_sees_only_its_workspaces_runs(server: Server) -> None:
             assert made.status_code == 400, (bad, made.text)
 
 
+def _member_token(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`aerostudio member-token ARGS` on the server's host (its data folder)."""
+    env = {
+        **os.environ,
+        "AEROSTUDIO_HOME": str(home),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    command = [sys.executable, "-m", "engine", "member-token", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_member_cli_gives_a_token_in_the_workspaces_named(server: Server) -> None:
+    made = _member_token(server.home, "--member", "cli", "--role", "viewer", "--workspace", "beta")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip().rsplit(": ", 1)[1]
+    with _client(server, _bearer(token)) as http:
+        me = http.get("/api/me").json()
+        assert (me["member"], me["role"], me["workspaces"]) == ("cli", "viewer", ["beta"])
+        assert http.get("/api/workspaces/alpha/servers").status_code == 403
+    unknown = _member_token(server.home, "--member", "x", "--workspaces", "beta,nowhere")
+    assert unknown.returncode != 0 and "no workspace 'nowhere'" in unknown.stderr
+
+
 def test_a_flow_whose_workspace_is_a_path_is_refused(server: Server) -> None:
     escaping = document([trigger(), end("done")], [edge("start", "done")], workspace="../x")
     with _client(server, server.admin) as http:
