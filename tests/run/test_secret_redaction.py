@@ -30,12 +30,12 @@ class EchoHeaders:
     """A loopback HTTP server that answers each GET with the headers it received."""
 
     def __init__(self) -> None:
-        self.received: list[str | None] = []
+        self.received: list[dict[str, str]] = []
         echo = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                echo.received.append(self.headers.get("X-Token"))
+                echo.received.append(dict(self.headers))
                 body = json.dumps({"headers": dict(self.headers)}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -158,7 +158,8 @@ def test_run_json_the_store_and_the_call_log_hold_no_secret(home, echo, tmp_path
     done = _cli(home, "run", str(path), "--json")
     events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     _check_events(events, "run --json")
-    assert echo.received == [PLANTED]  # the node that uses the secret sent the real value
+    # the node that uses the secret sent the real value
+    assert [h.get("X-Token") for h in echo.received] == [PLANTED]
     log = _cli(home, "log", "-w", "ops", "--json").stdout
     assert "tool_error" in log and MARKER in log
     assert not list(leaks(home))  # runs.sqlite (events, records, runs), gateway.sqlite (log)
@@ -201,6 +202,44 @@ def test_the_api_stream_and_run_detail_hold_no_secret(home, echo):
     finally:
         process.terminate()
         assert process.wait(30) == 0
-    assert echo.received == [PLANTED]
+    assert [h.get("X-Token") for h in echo.received] == [PLANTED]
     assert not list(leaks(home))
     _check_private(home)
+
+
+class OnlyGets:
+    """A secret lookup that cannot list its values: the run learns each one as it reads it."""
+
+    async def get_secret(self, workspace: str, name: str) -> str:
+        assert (workspace, name) == ("ops", NAME)
+        return PLANTED
+
+
+@pytest.mark.anyio
+async def test_a_value_read_by_reference_is_redacted_in_process(echo):
+    from engine.flow import from_document
+    from engine.run import Runtime, Services
+
+    nodes = [
+        trigger(),
+        node(
+            "call",
+            "action",
+            {
+                "action": "http_request",
+                "http_request": {
+                    "url": echo.url,
+                    "auth": {"scheme": "bearer", "secret": {"secret": NAME}},
+                },
+            },
+        ),
+        end("done", "{{ nodes.call.json.headers.Authorization }}"),
+    ]
+    flow = from_document(
+        document(nodes, [edge("start", "call"), edge("call", "done")], workspace="ops")
+    )
+    handle = Runtime(Services(secrets=OnlyGets())).start(flow, {})
+    result = await handle.result()
+    assert (result.status, result.output) == ("succeeded", f"Bearer {MARKER}")
+    assert [h["Authorization"] for h in echo.received] == [f"Bearer {PLANTED}"]
+    assert_clean(json.dumps(handle.events.history), "the in-process run's events")
