@@ -56,13 +56,14 @@ async def _recover_run(runtime: Any, run_id: str, as_json: bool, describe: Any) 
             "(another process may be running it)"
         )
         return SKIPPED
-    handle = runtime.handles.get(run_id)
+    if (failure := _failure(runtime, run_id)) is not None:
+        print(f"run {run_id}: skipped, it failed to run here: {failure}")
+        return SKIPPED
     waiting = 0
     async with contextlib.aclosing(runtime.follow(run_id, seen, beat_s=1)) as events:
         async for event in events:
             if event is None:
-                failure = _failure(handle)
-                if failure is not None:
+                if (failure := _failure(runtime, run_id)) is not None:
                     print(f"run {run_id}: skipped, it failed to run here: {failure}")
                     return SKIPPED
                 continue
@@ -82,11 +83,11 @@ async def _recover_run(runtime: Any, run_id: str, as_json: bool, describe: Any) 
 
 async def _started_here(runtime: Any, run_id: str) -> bool:
     """Whether the run executes in this process (DBOS's recovery starts it shortly after the
-    launch) or has finished, within START_S."""
+    launch), has finished, or has failed to run here, within START_S."""
     from engine.run.store import FINISHED
 
     deadline = time.monotonic() + START_S
-    while run_id not in runtime.handles:
+    while run_id not in runtime.handles and run_id not in runtime.failures:
         row = await asyncio.to_thread(runtime.store.run, run_id)
         if row is None or row["status"] in FINISHED:
             return True
@@ -96,9 +97,7 @@ async def _started_here(runtime: Any, run_id: str) -> bool:
     return True
 
 
-def _failure(handle: Any) -> str | None:
+def _failure(runtime: Any, run_id: str) -> str | None:
     """Why the run's body failed in this process, if it did."""
-    if handle is None or not handle.done.done() or handle.done.cancelled():
-        return None
-    exc = handle.done.exception()
+    exc = runtime.failures.get(run_id)
     return None if exc is None else f"{type(exc).__name__}: {exc}"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -25,26 +24,24 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
 
 from engine import __version__
-from engine.flow import Flow, from_document, to_document
+from engine.flow import Flow, to_document
 from engine.paths import data_dir, private_file
-from engine.run import faults, rerun, watch
+from engine.run import faults, replay, rerun, watch
 from engine.run.context import NodeContext, Outcome, Services
 from engine.run.dbos_logging import configure_dbos_logging
 from engine.run.debug import Debugger, check_command
 from engine.run.events import Event, EventLog
-from engine.run.interpreter import Interpreter
 from engine.run.locks import RuntimeBusy, RuntimeLock
-from engine.run.reconcile import Reconciled, reconcile
+from engine.run.reconcile import Reconciled, log_failure, reconcile
 from engine.run.recorder import StoreRecorder
 from engine.run.runtime import (
     CheckedFlows,
     RunHandle,
     RunResult,
     child_run_id,
-    execute,
     pick_trigger,
 )
-from engine.run.store import FINISHED, RunStore
+from engine.run.store import RunStore
 from engine.store.db import create_engine
 
 if TYPE_CHECKING:
@@ -69,11 +66,6 @@ async def run_workflow(run_id: str) -> str:
         raise RuntimeError("no Aerostudio runtime is launched in this process")
     result = await _active.execute(run_id)
     return result.status
-
-
-def _log_failure(task: asyncio.Task[Reconciled]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logging.getLogger(__name__).error("reconciling runs failed: %s", task.exception())
 
 
 def default_url() -> str:
@@ -132,8 +124,9 @@ class DurableRuntime:
         self._queue: Queue | None = None
         self.checked = CheckedFlows()
         self._documents: dict[int, tuple[Flow, dict[str, Any]]] = {}
-        self._starting: dict[str, Flow] = {}
+        self.starting: dict[str, Flow] = {}
         self.creating: set[str] = set()  # runs whose row is written, their workflow not yet
+        self.failures: dict[str, Exception] = {}  # why a run's body raised in this process
         self._reconciling: asyncio.Task[Reconciled] | None = None
         self.watches = watch.Watches(self.store, poll_s)
         if self.services.children is None:
@@ -175,7 +168,7 @@ class DurableRuntime:
         if self.shared:
             self._queue = self._register_queue()
         self._reconciling = asyncio.get_running_loop().create_task(reconcile(self))
-        self._reconciling.add_done_callback(_log_failure)
+        self._reconciling.add_done_callback(log_failure)
 
     async def reconciled(self) -> Reconciled:
         """What the launch did about runs a crash left between the run store and DBOS."""
@@ -241,8 +234,8 @@ class DurableRuntime:
         the studio and the CLI need to step through a run)."""
         run_id = await self._create(flow, payload, run_id, trigger, pinned, depth, context, parent)
         try:
-            handle = self._handle(run_id, flow, [], breakpoints)
-            self._starting[run_id] = flow
+            handle = self.new_handle(run_id, flow, [], breakpoints)
+            self.starting[run_id] = flow
             await self.begin(run_id)
         finally:
             self.creating.discard(run_id)
@@ -378,7 +371,7 @@ class DurableRuntime:
             cached = self._documents[id(flow)] = (flow, to_document(flow))
         return cached[1]
 
-    def _handle(
+    def new_handle(
         self,
         run_id: str,
         flow: Flow,
@@ -428,58 +421,13 @@ class DurableRuntime:
     # --------------------------------------------------------------------------- executing
 
     async def execute(self, run_id: str) -> RunResult:
-        """The workflow body: (re)run the interpreter over the run's recorded state."""
-        row = await asyncio.to_thread(self.store.run, run_id)
-        if row is None:
-            raise LookupError(f"no run '{run_id}'")
-        if row["status"] in FINISHED:
-            return self._finished(run_id, row)
-        flow = self._starting.pop(run_id, None) or from_document(row["flow"])
-        handle = self.handles.get(run_id)
-        if handle is None:
-            history = await asyncio.to_thread(self.store.events, run_id)
-            handle = self._handle(run_id, flow, history, debug=row["debug"])
-        if row["cancel_requested"]:  # cancelled while it waited in the queue
-            handle.cancel()
-        pinned = {
-            k: Outcome(v["handle"], v["output"], v["variables"])
-            for k, v in row["options"].get("pinned", {}).items()
-        }
-        interpreter = Interpreter(
-            flow,
-            run_id,
-            events=handle.events,
-            services=self.services,
-            recorder=handle.recorder,
-            debugger=handle.debugger,
-            pinned=pinned,
-            depth=row["options"].get("depth", 0),
-            context=row["options"].get("context"),
-        )
-        self.watches.start(run_id, handle)
+        """The workflow body (`replay.execute`); why it failed is kept for recovery to report,
+        rather than wait for a run that will not go on."""
         try:
-            result = await execute(interpreter, handle, row["options"]["trigger"], row["input"])
-            await self.watches.finish(run_id, result)
-        except BaseException as exc:  # whoever waits for the run must hear of it
-            self.watches.abandon(run_id)
-            if not handle.done.done():
-                handle.done.set_exception(exc)
+            return await replay.execute(self, run_id)
+        except Exception as exc:
+            self.failures[run_id] = exc
             raise
-        # Its events and result are in the store now; whoever asks later reads them there.
-        self.handles.pop(run_id, None)
-        self.watches.forget(run_id)
-        handle.done.set_result(result)
-        return result
-
-    def _finished(self, run_id: str, row: dict[str, Any]) -> RunResult:
-        """A replay of a run that had finished (killed after its end was committed, before DBOS
-        marked its workflow done): its end stands; nothing is emitted or written again."""
-        self._starting.pop(run_id, None)
-        result = RunResult(row["status"], row["output"], row["error"])
-        handle = self.handles.pop(run_id, None)
-        if handle is not None and not handle.done.done():
-            handle.done.set_result(result)
-        return result
 
     def flush(self, run_id: str) -> None:
         """Write the events of this run not written yet (on the event loop)."""

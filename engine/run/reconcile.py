@@ -77,6 +77,12 @@ async def reconcile(runtime: DurableRuntime) -> Reconciled:
     return done
 
 
+def log_failure(task: asyncio.Task[Reconciled]) -> None:
+    """A launch's reconciling failed (the database away): say so; the next launch tries again."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("reconciling runs at launch failed: %s", task.exception())
+
+
 async def _workflows(run_ids: list[str]) -> dict[str, Any]:
     """DBOS's workflows of these runs, by id (the runs without one are missing)."""
     found: dict[str, Any] = {}

@@ -183,3 +183,71 @@ async def test_a_finished_run_replayed_is_left_as_it_was(db, home, recorder):
             await asyncio.sleep(0.05)
     assert (store.run(row["run_id"]), store.events(row["run_id"])) == before
     assert dict(recorder.hits) == {"/a": 1, "/c": 1}
+
+
+def test_recover_skips_a_run_it_cannot_run_and_the_next_marks_it_failed(home, recorder):
+    """A stranded run whose flow no longer loads: recover reports it and exits 3 at once (it
+    does not wait for it); the next recover finds its workflow ended in error and marks the run
+    failed, with one run_finished (killed right after that write, it is not written twice)."""
+    db = f"sqlite:///{home / 'runs.sqlite'}"
+    killed_run(review_flow(home, recorder), db, "after_run_row")
+    engine = create_engine(db)
+    with engine.begin() as connection:
+        connection.execute(sa.text('UPDATE aero_runs SET flow = \'{"format": "nonsense"}\''))
+    started = time.monotonic()
+    code, said = cli("recover", db=db)
+    assert code == 3 and "skipped, it failed to run here" in said, said
+    assert time.monotonic() - started < 20
+    code, said = cli("recover", db=db, fault="after_reconcile_fail")
+    assert code == -signal.SIGKILL, said
+    code, said = cli("recover", db=db)
+    assert (code, said.strip()) == (0, "no interrupted runs")
+    store = RunStore(engine)
+    (row,) = store.list_runs()
+    assert store.run(row["run_id"])["status"] == "failed"
+    assert [e["type"] for e in store.events(row["run_id"])] == ["run_finished"]
+    assert dict(recorder.hits) == {}
+
+
+def test_recover_leaves_a_run_a_live_executor_is_creating_then_takes_it_when_gone(
+    postgres_url, home, recorder
+):
+    from engine.flow import load, to_document
+    from engine.run.locks import RuntimeLock
+
+    flow_path = review_flow(home, recorder)
+    store = RunStore(create_engine(postgres_url))
+    options = {"trigger": "start", "executor": "ghost"}
+    store.create_run("r1", "test", to_document(load(flow_path)), {}, options)
+    ghost = RuntimeLock(postgres_url, "ghost")
+    ghost.acquire()
+    try:
+        code, said = cli("recover", db=postgres_url)
+        assert code == 3 and "run r1: skipped, being started by executor 'ghost'" in said, said
+        assert store.run("r1")["status"] == "running"
+    finally:
+        ghost.release()
+    finish(store, postgres_url)
+    assert_once(store, recorder, {})
+
+
+def test_a_restarted_server_runs_a_run_stranded_at_its_creation(home, recorder):
+    """`aerostudio serve` on the database after the kill starts the stranded run itself."""
+    from tests.run.test_scaleout import Serve
+
+    path = home / "straight.flow.json"
+    nodes = [trigger(), _post("first", recorder.url + "/a"), _post("last", recorder.url + "/c")]
+    save(flow(nodes, [edge("start", "first"), edge("first", "last")]), path)
+    db = f"sqlite:///{home / 'runs.sqlite'}"
+    assert killed_run(path, db, "after_run_row") == []
+    server = Serve(home / "home", db, "local")
+    try:
+        server.ready()
+        store = RunStore(create_engine(db))
+        deadline = time.monotonic() + 30
+        while store.list_runs()[0]["status"] == "running":
+            assert time.monotonic() < deadline, "the stranded run did not finish"
+            time.sleep(0.05)
+    finally:
+        server.stop()
+    assert_once(store, recorder, {})
