@@ -26,26 +26,31 @@ def _slug(request: Request) -> str:
 
 
 class GatewayRoutes:
-    """As in the gateway: developers manage remote servers; servers that are commands run on
-    this host, so only admins add or change them, and on a server only where its operator
-    allowed it (`allow_stdio`); secrets and tokens are for admins. Every route of a workspace
-    wants a member of it."""
+    """As in the gateway: developers manage remote servers and switch tools; servers that are
+    commands run on this host, so only admins add, switch or remove them, and add or switch
+    them on only where the server's operator allowed it (`allow_stdio`); secrets and tokens
+    are for admins. Every route of a workspace wants a member of it."""
 
     def __init__(self, gateway: Gateway, *, allow_stdio: bool = False) -> None:
         self.gateway = gateway
         self.allow_stdio = allow_stdio
 
-    def _check_stdio(self, request: Request, action: str) -> None:
-        """A 403 unless the caller may add or change a server that is a command."""
+    @staticmethod
+    def _admin_for_stdio(request: Request, action: str, also: str = "") -> None:
+        """A 403 unless the caller is an admin: a stdio server is a command run on this host."""
         member = caller(request)
         if member.role != ADMIN:
             raise ApiError(
                 403,
                 "forbidden",
-                f"{action} a stdio server (a command run on this host) needs the admin role, "
-                f"and a server started with {STDIO_SETTING}; member '{member.name}' is "
-                f"{member.role}",
+                f"{action} a stdio server (a command run on this host) needs the admin role"
+                f"{also}; member '{member.name}' is {member.role}",
             )
+
+    def _check_stdio(self, request: Request, action: str) -> None:
+        """A 403 unless the caller may start a new or changed command on this host: an admin,
+        on a server whose operator allowed it."""
+        self._admin_for_stdio(request, action, f", and a server started with {STDIO_SETTING}")
         if not self.allow_stdio:
             raise ApiError(
                 403,
@@ -153,15 +158,21 @@ class GatewayRoutes:
     async def change_server(self, request: Request) -> Response:
         """
         summary: Enable or disable a server, or one of its tools
+        description: Switching a stdio server on takes what adding one does (an admin, and
+          the server's setting), switching it off an admin; its tools are a developer's.
         requestBody:
           schema: {type: object, properties: {enabled: {type: boolean, default: true},
             tool: {type: string}}}
         """
         slug, name = _slug(request), request.path_params["name"]
-        if self.gateway.workspaces.server(slug, name).kind == "stdio":
-            self._check_stdio(request, "changing")
+        stdio = self.gateway.workspaces.server(slug, name).kind == "stdio"
         body = await json_body(request)
         enabled = bool(body.get("enabled", True))
+        if stdio and not body.get("tool"):
+            if enabled:
+                self._check_stdio(request, "switching on")
+            else:
+                self._admin_for_stdio(request, "switching off")
         if body.get("tool"):
             self.gateway.workspaces.set_tool_enabled(slug, name, str(body["tool"]), enabled)
             await self.gateway.notify(slug)
@@ -179,14 +190,7 @@ class GatewayRoutes:
         """
         slug, name = _slug(request), request.path_params["name"]
         if self.gateway.workspaces.server(slug, name).kind == "stdio":
-            member = caller(request)
-            if member.role != ADMIN:
-                raise ApiError(
-                    403,
-                    "forbidden",
-                    f"removing a stdio server needs the admin role; member '{member.name}' "
-                    f"is {member.role}",
-                )
+            self._admin_for_stdio(request, "removing")
         self.gateway.workspaces.remove_server(slug, name)
         await self.gateway.stop_server(slug, name)
         return JSONResponse({"removed": name})

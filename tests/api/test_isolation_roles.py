@@ -198,6 +198,9 @@ def test_a_developer_adding_a_shell_as_a_server_is_refused(server: Server) -> No
         }
         changed = http.patch("/api/workspaces/alpha/servers/leak", json={"enabled": False})
         assert changed.status_code == 403  # nor switch an admin's command off and on
+        for enabled in (False, True):  # its tools are still a developer's to switch
+            tool = {"tool": "say", "enabled": enabled}
+            assert http.patch("/api/workspaces/alpha/servers/leak", json=tool).status_code == 200
         remote = {"url": "https://mcp.example.com/mcp"}
         added = http.post("/api/workspaces/alpha/servers", json={"name": "far", "config": remote})
         assert added.status_code == 201, added.text  # a remote server is still a developer's
