@@ -110,7 +110,9 @@ class Gateway:
             resolved[key] = str(value)
         return resolved
 
-    def _target(self, workspace: str, config: ServerConfig) -> tuple[str, Callable[[], Any]]:
+    def _target(
+        self, workspace: str, config: ServerConfig, server: str = ""
+    ) -> tuple[str, Callable[[], Any]]:
         """How to connect (secrets filled in: a fresh `mcp.Client` target per call) and a
         fingerprint of it: when a secret is rotated or the config edited, the fingerprint
         changes and the session is reopened."""
@@ -131,7 +133,7 @@ class Gateway:
             redact = self.vault.redactor(workspace).text
 
             def make() -> Any:
-                return stdio_tree(stdio, redact)
+                return stdio_tree(stdio, redact, f"{workspace}/{server}")
         else:
             url, transport = str(config["url"]), str(config.get("transport", "http"))
             headers = self._resolve(workspace, config.get("headers") or {})
@@ -147,7 +149,7 @@ class Gateway:
         config = self.server_configs(workspace).get(server)
         if config is None:
             raise ToolNotFound(f"workspace '{workspace}' has no enabled server '{server}'")
-        fingerprint, make = self._target(workspace, config)
+        fingerprint, make = self._target(workspace, config, server)
         known = self._upstreams.get((workspace, server))
         if known is not None and known[0] == fingerprint:
             return known[1]

@@ -3,22 +3,17 @@
 A session is opened on first use and kept. When it breaks (a stdio server crashed, a remote
 closed), the next use opens a new one after a backoff that doubles with each failure in a row;
 five failures within a minute put the server in a cool-down during which calls fail at once with
-a clear message instead of hammering it. Closing a stdio session kills its whole process tree
-(the SDK starts it in its own process group). Each upstream has its own session and task, and
-every request has a deadline, so a slow server never holds up the others.
+a clear message instead of hammering it. A stdio server is read within bounds and stopped when
+it passes them (engine.gateway.stdio); closing its session kills its whole process tree. Each
+upstream has its own session and task, and every request has a deadline, so a slow server never
+holds up the others.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
-import sys
-import threading
 import time
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,77 +28,14 @@ LIST_TIMEOUT_S = 10.0
 CALL_TIMEOUT_S = 120.0
 
 
-_spawn_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-    weakref.WeakKeyDictionary()
-)
+def stdio_tree(params: Any, redact: Callable[[str], str] = str, label: str = "") -> Any:
+    """The transport of a stdio server (engine.gateway.stdio): its stdout read within a line
+    limit, its stderr to its own rotated log with `redact` applied (a traceback may show the
+    secrets it was given), and when it closes, its whole process group killed: children the
+    server started and did not stop."""
+    from engine.gateway.stdio import BoundedStdio
 
-
-def _spawn_lock() -> asyncio.Lock:
-    """One lock per event loop: spawns are told apart by the processes that appear."""
-    return _spawn_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-
-
-def _group_leaders() -> set[int]:
-    """Our child processes that lead their own process group (how the SDK starts stdio
-    servers); empty where there is no /proc to read."""
-    me = os.getpid()
-    found: set[int] = set()
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == me and int(fields[2]) == int(entry):
-            found.add(int(entry))
-    return found
-
-
-def _kill_groups(groups: set[int]) -> None:
-    for group in groups:
-        with contextlib.suppress(OSError):
-            os.killpg(group, signal.SIGKILL)
-
-
-STDERR_LINE_MAX = 65536
-
-
-def _copy_stderr(source: int, redact: Callable[[str], str]) -> None:
-    """Copy a server's stderr to ours line by line, each line redacted (a thread's loop: the
-    server may write at any time, and until its last process has closed the pipe)."""
-    with os.fdopen(source, "rb") as lines:
-        for line in iter(lambda: lines.readline(STDERR_LINE_MAX), b""):
-            with contextlib.suppress(ValueError, OSError):  # ours is closed: drain all the same
-                sys.stderr.write(redact(line.decode(errors="replace")))
-                sys.stderr.flush()
-
-
-@contextlib.asynccontextmanager
-async def stdio_tree(params: Any, redact: Callable[[str], str] = str) -> AsyncIterator[Any]:
-    """The SDK's stdio transport, and when it has closed, whatever is left of the server's
-    process group killed: children the server started and did not stop. The server's stderr
-    reaches ours through `redact` (a traceback may show the secrets it was given)."""
-    from mcp.client.stdio import stdio_client
-
-    async with contextlib.AsyncExitStack() as stack:
-        groups: set[int] = set()
-        stack.callback(_kill_groups, groups)  # runs last, after the SDK has stopped the server
-        source, sink = os.pipe()
-        threading.Thread(
-            target=_copy_stderr, args=(source, redact), name="upstream-stderr", daemon=True
-        ).start()
-        with os.fdopen(sink, "w") as errlog:  # closed once the server has its copy
-            async with _spawn_lock():
-                before = _group_leaders()
-                streams = await stack.enter_async_context(stdio_client(params, errlog=errlog))
-                groups |= _group_leaders() - before
-        yield streams
+    return BoundedStdio(params, label or str(params.command), redact)
 
 
 class UpstreamError(RuntimeError):
@@ -142,6 +74,12 @@ class _Session:
                 )
             if not isinstance(exc, Exception):
                 raise
+
+    @property
+    def failure(self) -> str | None:
+        """Why the transport stopped the server, when it did (a line past its limit...)."""
+        failure = getattr(self._target, "failure", None)
+        return failure if isinstance(failure, str) else None
 
     async def close(self) -> None:
         self._stop.set()
@@ -198,8 +136,11 @@ class Upstream:
             try:
                 client = await asyncio.wait_for(asyncio.shield(self._session.ready), 30)
             except Exception as exc:
+                reason = (
+                    self._session.failure or f"server '{self.name}' did not start: {_reason(exc)}"
+                )
                 await self._broke()
-                raise UpstreamError(f"server '{self.name}' did not start: {_reason(exc)}") from None
+                raise UpstreamError(reason) from None
             return client
 
     async def _broke(self) -> None:
@@ -230,6 +171,7 @@ class Upstream:
         from mcp_types import CONNECTION_CLOSED
 
         client = await self.client()
+        session = self._session
         try:
             return await asyncio.wait_for(work(client), timeout_s)
         except TimeoutError:
@@ -239,11 +181,12 @@ class Upstream:
         except MCPError as exc:
             if exc.code != CONNECTION_CLOSED:
                 raise  # the upstream's own answer (an unknown tool, bad arguments): pass it on
-            await self._broke()
-            raise UpstreamError(f"server '{self.name}' closed the connection") from None
+            reason = f"server '{self.name}' closed the connection"
         except Exception as exc:
-            await self._broke()
-            raise UpstreamError(f"server '{self.name}' failed: {_reason(exc)}") from None
+            reason = f"server '{self.name}' failed: {_reason(exc)}"
+        failure = session.failure if session is not None else None
+        await self._broke()
+        raise UpstreamError(failure or reason)
 
     # ----------------------------------------------------------------------------- requests
 
