@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 import string
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -32,8 +33,11 @@ MAX_ITEMS = 1_000_000
 """Items of a list or tuple an expression builds with `*` or `+`."""
 MAX_INT_BITS = 100_000
 """Bits of an integer a power or a product builds (about 30,000 decimal digits)."""
-MAX_STEPS = 1_000_000
-"""Attribute reads, calls, filters, operators and loop turns of one evaluation."""
+MAX_STEPS = 500_000
+"""Attribute reads, calls, filters, operators, comparisons and loop turns of one evaluation
+(some count more, by the length of what they work on)."""
+MAX_SECONDS = 1.0
+"""Time of one evaluation, a backstop to the steps: executors evaluate on the event loop."""
 
 
 class ExpressionLimit(Exception):
@@ -41,11 +45,16 @@ class ExpressionLimit(Exception):
 
 
 class _Budget:
-    __slots__ = ("steps", "text")
+    __slots__ = ("check_at", "deadline", "steps", "text")
 
     def __init__(self) -> None:
         self.steps = 0
         self.text = 0
+        self.check_at = _CLOCK_EVERY
+        self.deadline = time.monotonic() + MAX_SECONDS
+
+
+_CLOCK_EVERY = 2048  # steps between two looks at the clock
 
 
 _BUDGET: ContextVar[_Budget | None] = ContextVar("expression_budget", default=None)
@@ -64,39 +73,57 @@ def budget() -> Iterator[None]:
         _BUDGET.reset(token)
 
 
-def _step() -> None:
+def _step(count: int = 1) -> None:
     current = _BUDGET.get()
-    if current is not None:
-        current.steps += 1
-        if current.steps > MAX_STEPS:
-            raise ExpressionLimit(
-                f"it takes more than {MAX_STEPS:,} steps (attribute reads, calls, filters, "
-                "operators and loop turns), the limit of one evaluation"
-            )
+    if current is None:
+        return
+    current.steps += count
+    if current.steps > MAX_STEPS:
+        raise ExpressionLimit(
+            f"it takes more than {MAX_STEPS:,} steps (attribute reads, calls, filters, "
+            "operators, comparisons and loop turns), the limit of one evaluation"
+        )
+    if current.steps >= current.check_at:
+        current.check_at = current.steps + _CLOCK_EVERY
+        if time.monotonic() > current.deadline:
+            raise ExpressionLimit(f"it takes more than {MAX_SECONDS:g} s, the limit")
+
+
+def _charge(value: Any) -> None:
+    """A step, and more for work in proportion to a value's length (a search, a comparison or
+    a sort of a long list runs in C between two counted steps)."""
+    if isinstance(value, str | bytes):
+        _step(1 + len(value) // 1000)
+    elif isinstance(value, list | tuple | Mapping | set | frozenset | range):
+        _step(1 + len(value) // 10)
+    else:
+        _step()
 
 
 def size(value: Any, limit: int = MAX_TEXT) -> int:
     """About how many characters `value` takes as text; counting stops once past `limit`. An
-    object seen before counts without a second walk, so `[[0] * n] * n` is quick to measure."""
+    object seen before in the value counts without a second walk: `[[0] * n] * n` is quick."""
     return _walk(value, limit, {})
 
 
-def _walk(value: Any, room: int, seen: dict[int, int]) -> int:
-    if isinstance(value, str | bytes):
+def _walk(value: Any, room: int, seen: dict[int, tuple[Any, int]]) -> int:
+    kind = type(value)
+    if kind is str or kind is bytes or isinstance(value, str | bytes):
         return len(value)
     if isinstance(value, int):
         return value.bit_length() // 3 + 1
     known = seen.get(id(value))
     if known is not None:
-        return known
+        return known[1]
     items: Iterable[Any]
-    if isinstance(value, Mapping):
-        items = chain.from_iterable(value.items())
-    elif isinstance(value, list | tuple | set | frozenset):
+    if kind is list or kind is tuple or isinstance(value, list | tuple | set | frozenset):
         items = value
+    elif kind is dict or isinstance(value, Mapping):
+        items = chain.from_iterable(value.items())
     else:
         return 8
     total = 2 * len(value) + 2
+    _step(1 + len(value) // 10)  # the walk below is Python, per item
     for item in items:
         kind = type(item)
         if kind is str:
@@ -106,8 +133,8 @@ def _walk(value: Any, room: int, seen: dict[int, int]) -> int:
         else:
             total += _walk(item, room - total, seen)
         if total > room:
-            break
-    seen[id(value)] = total
+            return total  # partial: over the limit, which is all a caller needs to know
+    seen[id(value)] = (value, total)
     return total
 
 
@@ -240,14 +267,33 @@ def _check_filter(name: str, value: Any, args: tuple[Any, ...], kwargs: Mapping[
         _check_text(len(value) + (len(value) // width + 1) * len(wrap), "the wrapped text")
 
 
+# Filters that never turn their value into text, by what one call costs: O(1), or a Python
+# call per item (a key function, a test, a lookup). Every other filter may turn its value into
+# text (`upper` of a list does), so its value's size as text is checked first.
+_CHEAP_FILTERS = frozenset({"length", "count", "first", "last", "default", "d", "attr", "abs"})
+_PER_ITEM_FILTERS = frozenset(
+    {"sort", "unique", "map", "select", "reject", "selectattr", "rejectattr", "groupby"}
+    | {"dictsort", "batch", "slice", "items", "sum", "min", "max", "list", "reverse"}
+)
+_NO_TEXT_FILTERS = _CHEAP_FILTERS | _PER_ITEM_FILTERS | {"int", "float", "round", "bool"}
+
+
 def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     offset = 1 if getattr(function, "jinja_pass_arg", None) is not None else 0
 
     @functools.wraps(function)
     def bounded(*args: Any, **kwargs: Any) -> Any:
-        _step()
-        if len(args) > offset:
-            value = args[offset]
+        if len(args) <= offset:
+            _step()
+            return function(*args, **kwargs)
+        value = args[offset]
+        if name in _CHEAP_FILTERS:
+            _step()
+        elif name in _PER_ITEM_FILTERS and isinstance(value, list | tuple | Mapping | range):
+            _step(1 + len(value))
+        else:
+            _charge(value)
+        if name not in _NO_TEXT_FILTERS:
             _check_value(value, f"the value given to the {name} filter")
             _check_filter(name, value, args[offset + 1 :], kwargs)
         return function(*args, **kwargs)
@@ -276,6 +322,17 @@ def _literal(context: Context, text: str) -> str:
     return text
 
 
+@pass_context
+def _compared(context: Context, value: Any) -> Any:
+    """Each side of a comparison (`==`, `in`, `<`): charged by its length."""
+    _charge(value)
+    return value
+
+
+def _charged(node: jnodes.Expr) -> jnodes.Expr:
+    return jnodes.Filter(node, "_compared", [], [], None, None, lineno=node.lineno)
+
+
 class _Bounds(NodeTransformer):
     """Routes loop turns, `~` and literal output through the counting filters above."""
 
@@ -288,6 +345,13 @@ class _Bounds(NodeTransformer):
         self.generic_visit(node)
         parts = jnodes.List(node.nodes, lineno=node.lineno)
         return jnodes.Filter(parts, "_concat", [], [], None, None, lineno=node.lineno)
+
+    def visit_Compare(self, node: jnodes.Compare) -> jnodes.Compare:
+        self.generic_visit(node)
+        node.expr = _charged(node.expr)
+        for operand in node.ops:
+            operand.expr = _charged(operand.expr)
+        return node
 
     def visit_Output(self, node: jnodes.Output) -> jnodes.Output:
         self.generic_visit(node)
@@ -308,7 +372,11 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
     def __init__(self, **options: Any) -> None:
         super().__init__(finalize=_output, **options)
         self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
-        self.filters.update(_each=_each, _concat=_concat, _literal=_literal)
+        self.filters.update(_each=_each, _concat=_concat, _literal=_literal, _compared=_compared)
+
+    def add_filter(self, name: str, function: Callable[..., Any]) -> None:
+        """Add a filter, counted and checked like Jinja's own."""
+        self.filters[name] = _bounded_filter(name, function)
 
     def _generate(self, source: jnodes.Template, *args: Any, **kwargs: Any) -> str:
         tree = _Bounds().visit(source)
@@ -359,8 +427,10 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         return bounded
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        _step()
         owner = getattr(__obj, "__self__", None)
+        _charge(owner)
+        for argument in args:
+            _charge(argument)
         if isinstance(owner, str):
             _check_str_method(owner, getattr(__obj, "__name__", ""), args)
         return super().call(__context, __obj, *args, **kwargs)

@@ -66,8 +66,8 @@ def _environment() -> BoundedEnvironment:
     # Replay must compute the same values: nothing random.
     env.filters.pop("random", None)
     env.globals.pop("lipsum", None)
-    env.filters["tojson"] = _tojson
-    env.filters["fromjson"] = json.loads
+    env.add_filter("tojson", _tojson)
+    env.add_filter("fromjson", json.loads)
     return env
 
 

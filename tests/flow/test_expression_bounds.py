@@ -101,7 +101,7 @@ def test_costly_templates_fail_fast(template):
     start = time.perf_counter()
     with pytest.raises(ExpressionError) as raised:
         render(template, _scope())
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 2.0  # the clock's backstop is MAX_SECONDS
     assert "limit" in str(raised.value)
 
 
@@ -110,6 +110,22 @@ def test_the_step_limit_holds_one_config_not_each_string():
     assert render(loop, _scope()) == ""
     with pytest.raises(ExpressionError, match=f"{MAX_STEPS:,} steps"):
         render_value([loop] * (MAX_STEPS // 100000 + 1), _scope())
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{% for i in input.rows %}{% if i in input.rows %}{% endif %}{% endfor %}",
+        "{% for i in input.rows %}{% if input.rows == input.rows %}{% endif %}{% endfor %}",
+        "{% for i in input.rows %}{{ (input.rows | sort)[0] }}{% endfor %}",
+        "{% for i in input.rows %}{{ input.rows.index(99999) }}{% endfor %}",
+    ],
+)
+def test_work_done_in_c_between_two_steps_is_counted(template):
+    start = time.perf_counter()
+    with pytest.raises(ExpressionError, match="limit"):
+        render(template, {"input": {"rows": list(range(100000))}})
+    assert time.perf_counter() - start < 2.0
 
 
 def test_ordinary_large_work_stays_within_the_limits():
