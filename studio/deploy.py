@@ -140,6 +140,7 @@ class DeployDialog(QDialog):
         self.deploy_button = QPushButton("Deploy")
         self.deploy_button.setDefault(True)
         self.deploy_button.clicked.connect(self.deploy)
+        self.confirming = False  # the server said anyone could start the flow: ask once more
         self.result = self._result_box()
         close = QPushButton("Close")
         close.clicked.connect(self.close)
@@ -194,6 +195,7 @@ class DeployDialog(QDialog):
         """Show the dialog for a window's flow, comparing at once when the server is known."""
         if document is not self.document:
             self.document = document
+            self._confirm(False)
             self.result.setVisible(False)
             self.issues.setVisible(False)
             self.diff.clear()
@@ -252,11 +254,13 @@ class DeployDialog(QDialog):
         flow = self.document.flow
         self.tasks.cancel("compare")
 
+        confirm = self.confirming
+
         async def upload(client: ApiClient) -> Deployment | ApiError:
             try:
-                return await client.deploy(to_document(flow))
+                return await client.deploy(to_document(flow), confirm=confirm)
             except ApiError as exc:
-                if exc.status == 422:
+                if exc.status in (409, 422):
                     return exc
                 raise
 
@@ -273,7 +277,9 @@ class DeployDialog(QDialog):
     def _deployed(self, answer: Deployment | ApiError, flow: Flow, url: str) -> None:
         if isinstance(answer, ApiError):
             self._show_refusal(answer)
+            self._confirm(answer.status == 409)
             return
+        self._confirm(False)
         version, state = answer["version"], "active" if answer["active"] else "not active"
         if answer["created"]:
             self.outcome.setText(f"<b>Deployed {flow.id} v{version}</b> to {url} ({state}).")
@@ -286,6 +292,11 @@ class DeployDialog(QDialog):
         self.status.say(f"{flow.id} v{version} is deployed")
         self.summary.setText(f"No changes: v{version} on the server is this flow.")
         self.diff.clear()
+
+    def _confirm(self, needed: bool) -> None:
+        """The deploy button asks to deploy anyway once the server has said why it should not."""
+        self.confirming = needed
+        self.deploy_button.setText("Deploy anyway" if needed else "Deploy")
 
     def _show_refusal(self, refusal: ApiError) -> None:
         issues = (refusal.body or {}).get("issues") if isinstance(refusal.body, dict) else None

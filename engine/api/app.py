@@ -28,7 +28,7 @@ from engine import __version__
 from engine.api.deployment_routes import DeploymentRoutes
 from engine.api.deployments import Deployments
 from engine.api.gateway_routes import GatewayRoutes
-from engine.api.limits import BodyLimit, BodyLimits
+from engine.api.limits import BodyLimit, BodyLimits, EndpointKeys
 from engine.api.member_routes import MemberRoutes
 from engine.api.members import PUBLIC, Members
 from engine.api.openapi import describe_api
@@ -82,6 +82,7 @@ class EngineApi:
             middleware=[
                 Middleware(StreamCloser, streams=self.streams),
                 Middleware(BodyLimit, limits=limits or BodyLimits.from_environment()),
+                Middleware(EndpointKeys, failed=self.mcp.failed),
             ],
             lifespan=self._lifespan,
         )

@@ -265,12 +265,15 @@ class ApiClient:
 
     # --------------------------------------------------------------------------- deployments
 
-    async def deploy(self, flow: Mapping[str, Any], *, activate: bool = True) -> Deployment:
+    async def deploy(
+        self, flow: Mapping[str, Any], *, activate: bool = True, confirm: bool = False
+    ) -> Deployment:
         """A new version of the flow, or the latest one when the content is unchanged
-        (`created` says which); an ApiError 422 with `body["issues"]` when it has errors."""
-        result: Deployment = await self._call(
-            "POST", "/api/deployments", json={"flow": flow, "activate": activate}
-        )
+        (`created` says which); an ApiError 422 with `body["issues"]` when it has errors, 409
+        when anyone could start it (a webhook without a secret, a public endpoint) and
+        `confirm` is not set."""
+        body = {"flow": flow, "activate": activate, "confirm": confirm}
+        result: Deployment = await self._call("POST", "/api/deployments", json=body)
         return result
 
     async def deployments(self, flow_id: str | None = None) -> list[Deployment]:

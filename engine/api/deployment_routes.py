@@ -8,7 +8,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from engine.api.deployments import DeploymentRefused, Deployments
-from engine.api.errors import SEQ_MAX, ApiError, flow_body, json_body, whole_number
+from engine.api.errors import (
+    SEQ_MAX,
+    ApiError,
+    confirmed_exposure,
+    flow_body,
+    json_body,
+    whole_number,
+)
 from engine.api.members import DEVELOPER, VIEWER, caller, check_flow, check_workspace
 from engine.api.routing import Router
 from engine.flow import Flow
@@ -42,16 +49,18 @@ class DeploymentRoutes:
         summary: Deploy a flow (a new immutable version unless the content is unchanged)
         requestBody:
           schema: {type: object, required: [flow], properties: {flow: {type: object},
-            activate: {type: boolean, default: true}}}
+            activate: {type: boolean, default: true}, confirm: {type: boolean}}}
         responses:
           201: {description: "a new version"}
           200: {description: "the same content as the latest version"}
+          409: {description: "anyone could start it and confirm is not true (the issues)"}
           422: {description: "the flow has errors (with the issues)"}
         """
         body = await json_body(request)
         flow = flow_body(body)
         check_flow(caller(request), flow)
         self._check(caller(request), flow.id)
+        confirmed_exposure(flow, body.get("confirm"))
         try:
             deployment, created = self.deployments.deploy(flow)
         except DeploymentRefused as exc:

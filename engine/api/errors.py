@@ -173,3 +173,25 @@ def check_input(schema: dict[str, Any] | None, payload: Any) -> None:
         f"the input does not fit the trigger's input_schema: {first['path']}: {first['message']}",
         {"errors": errors},
     )
+
+
+def confirmed_exposure(flow: Flow, confirm: object) -> None:
+    """A 409 listing the triggers anyone can start (a webhook without a secret, a public
+    endpoint: engine.flow.validate.exposure) unless the deploy says `confirm: true`; a flow
+    with errors is left to be refused for them."""
+    from engine.flow import has_errors, validate
+    from engine.flow.validate.exposure import exposure_issues
+
+    exposed = list(exposure_issues(flow))
+    if not exposed or confirm is True or has_errors(validate(flow)):
+        return  # a flow with errors is refused for them (422) first
+    where = ", ".join(
+        f"{i.node_id} ({i.code.removeprefix('trigger.').replace('_', ' ')})" for i in exposed
+    )
+    raise ApiError(
+        409,
+        "confirmation_needed",
+        f"anyone who finds its URL can start flow '{flow.id}' through {where}; deploy with "
+        '"confirm": true (aerostudio deploy --yes) to accept that',
+        {"issues": [i.to_dict() for i in exposed]},
+    )

@@ -4,7 +4,8 @@ document and for the gateway's MCP endpoints (`AEROSTUDIO_MAX_FLOW_BODY_BYTES`, 
 
 A body over its route's limit is refused with 413 before it is stored anywhere: at once when
 its Content-Length says so (nothing of it is read), else as soon as the bytes read while it
-streams in (a chunked body) pass the limit.
+streams in (a chunked body) pass the limit. Bad API keys on endpoints count against the
+caller's address as bad tokens do elsewhere (`EndpointKeys`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.api.errors import ApiError
+from engine.httpguard import FailedAuth, client_address, too_many_failures
 
 MIB = 1024 * 1024
 BODY_ENV = "AEROSTUDIO_MAX_BODY_BYTES"
@@ -128,3 +130,37 @@ async def _refuse(exc: BodyTooLarge, scope: Scope, receive: Receive, send: Send)
         headers={"Connection": "close"},
     )
     await response(scope, receive, send)
+
+
+class EndpointKeys:
+    """ASGI middleware counting an endpoint's refused API keys (its 401s to a request with a
+    Bearer token) against the caller's address, as the guard does for the other routes: past
+    the limit the 401 becomes a 429 with Retry-After. A good key is never held back."""
+
+    def __init__(self, app: ASGIApp, failed: FailedAuth, prefix: str = "/api/run/") -> None:
+        self.app = app
+        self.failed = failed
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        keyed = any(
+            name.lower() == b"authorization" and value[:7].lower() == b"bearer "
+            for name, value in scope.get("headers", [])
+        )
+        replaced = False
+
+        async def watched(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 401 and keyed:
+                wait = self.failed.failed(client_address(scope))
+                if wait:
+                    replaced = True
+                    await too_many_failures(wait)(scope, receive, send)
+                    return
+            if not replaced:
+                await send(message)
+
+        await self.app(scope, receive, watched)

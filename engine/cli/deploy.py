@@ -45,6 +45,12 @@ def register(subparsers: Any) -> None:
         default=True,
         help="make the version the active one (default); --no-activate only uploads it",
     )
+    deploy.add_argument(
+        "--yes",
+        action="store_true",
+        help="deploy even if anyone who finds its URL can start it (a webhook without a "
+        "signing secret, a public endpoint); without it the server refuses such a flow",
+    )
     deploy.add_argument("--diff", action="store_true", help="print the whole diff, not a summary")
     deploy.add_argument("--json", action="store_true", help="print JSON")
     deploy.set_defaults(handler=deploy_flow)
@@ -168,9 +174,11 @@ async def _deploy(args: argparse.Namespace) -> int:
     async with connect(args) as client:
         with server_errors(client.base_url, "is it the address of `aerostudio serve`?"):
             try:
-                result = await client.deploy(to_document(flow), activate=args.activate)
+                result = await client.deploy(
+                    to_document(flow), activate=args.activate, confirm=args.yes
+                )
             except ApiError as exc:
-                if exc.status != 422:
+                if exc.status not in (409, 422):
                     raise
                 _print_refusal(args.flow, exc)
                 return 1

@@ -117,7 +117,8 @@ def test_a_webhook_delivery_id_past_200_characters_is_refused_and_runs_nothing(h
         [edge("start", "done")],
         id="hooked",
     )
-    assert http.post("/api/deployments", json={"flow": to_document(hook)}).status_code == 201
+    deployed = http.post("/api/deployments", json={"flow": to_document(hook), "confirm": True})
+    assert deployed.status_code == 201
     delivery = {"x-aerostudio-delivery": "d" * 201}
     refused = http.post("/hooks/hooked", json={"a": 1}, headers=delivery)
     _refused(refused, "the delivery id: at most 200 characters")

@@ -285,7 +285,8 @@ def test_an_anonymous_caller_of_a_public_endpoint_gets_no_secret(server: Server)
     computed["nodes"][1]["config"]["http_request"]["headers"] = {"X-Key": reach}
     with _client(server, server.admin) as http:
         flow = _environment_flow("beta-env", "beta", **public)
-        assert http.post("/api/deployments", json={"flow": flow}).status_code == 201
+        deployed = http.post("/api/deployments", json={"flow": flow, "confirm": True})
+        assert deployed.status_code == 201
         refused = http.post("/api/deployments", json={"flow": computed})
         assert refused.status_code == 422, refused.text  # secret names are literal
     with _client(server) as anonymous:

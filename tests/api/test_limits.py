@@ -201,6 +201,24 @@ def test_bad_tokens_in_a_row_get_429_while_a_good_token_still_works(served, http
     assert httpx2.get(f"{served.url}/api/runs").status_code == 401  # no token: not a guess
     gateway = httpx2.post(f"{served.url}/ws/demo/mcp", json={}, headers=bad)
     assert gateway.status_code == 429 and "Retry-After" in gateway.headers
+    endpoint = httpx2.post(f"{served.url}/api/run/nothing-here", json={}, headers=bad)
+    assert endpoint.status_code == 404  # no such endpoint: not a refused key
+
+
+def test_bad_api_keys_on_an_endpoint_get_429_while_a_good_key_still_works(tmp_path):
+    serve = start_serve(tmp_path)
+    try:
+        with httpx2.Client(base_url=serve.url, headers=serve.admin, timeout=60) as http:
+            keyed = trigger(kind="endpoint", endpoint={"slug": "keyed"})
+            _deploy(http, to_document(flow([keyed, end("done", "ok")], [edge("start", "done")])))
+            bad = {"Authorization": "Bearer aero_not-a-key"}
+            answers = [http.post("/api/run/keyed", json={}, headers=bad) for _ in range(21)]
+            assert [a.status_code for a in answers] == [401] * 20 + [429]
+            assert int(answers[-1].headers["Retry-After"]) > 0
+            assert http.post("/api/run/keyed", json={}).json()["output"] == "ok"
+            assert http.get("/api/runs", headers=bad).status_code == 429  # one count per address
+    finally:
+        stop(serve)
 
 
 def test_endpoint_input_that_does_not_fit_its_schema_gets_422_and_no_run(served, http):
@@ -255,3 +273,29 @@ def test_serve_stops_within_its_grace_period_with_a_follower_attached(tmp_path):
         assert (later[-1]["type"], later[-1]["output"]) == ("run_finished", "shipped")
     finally:
         stop(again)
+
+
+def test_a_flow_anyone_can_start_is_deployed_only_when_confirmed(served, http):
+    unsigned = trigger(kind="webhook", webhook={"source": "generic"})
+    public = trigger("open", kind="endpoint", endpoint={"slug": "open", "auth": "public"})
+    exposed = to_document(
+        flow(
+            [unsigned, public, end("done", "{{ input }}")],
+            [edge("start", "done"), edge("open", "done")],
+            id="exposed",
+        )
+    )
+    refused = http.post("/api/deployments", json={"flow": exposed})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"] == "confirmation_needed"
+    message = refused.json()["message"]
+    assert "start (unsigned webhook)" in message and "open (public endpoint)" in message
+    assert "aerostudio deploy --yes" in message
+    assert {(i["code"], i["node_id"], i["severity"]) for i in refused.json()["issues"]} == {
+        ("trigger.unsigned_webhook", "start", "warning"),
+        ("trigger.public_endpoint", "open", "warning"),
+    }
+    assert http.get("/api/deployments", params={"flow_id": "exposed"}).json()["deployments"] == []
+    assert http.post("/hooks/exposed", json={}).status_code == 404
+    _deploy(http, exposed)
+    assert http.post("/hooks/exposed", json={}).status_code == 202

@@ -74,7 +74,8 @@ async def test_endpoints_answer_json_or_a_stream_and_check_the_api_key(server):
     _, member_token = gateway.tokens.create("team", "caller", "developer")
     _, viewer_token = gateway.tokens.create("team", "watcher", "viewer")
     await http.post("/api/deployments", json={"flow": to_document(_echo_flow())})
-    await http.post("/api/deployments", json={"flow": to_document(_echo_flow("open", "public"))})
+    public = {"flow": to_document(_echo_flow("open", "public")), "confirm": True}
+    await http.post("/api/deployments", json=public)
     async with httpx2.AsyncClient(base_url=str(http.base_url)) as anonymous:
         assert (await anonymous.post("/api/run/echo-api", json={"name": "x"})).status_code == 401
         keyed = await anonymous.post(

@@ -108,7 +108,9 @@ def test_deploy_prints_version_changes_and_urls_and_an_unchanged_redeploy_says_s
 ):
     path = tmp_path / "greet.flow.json"
     save(_endpoint_flow("greet"), path)
-    assert main(["deploy", str(path), "--server", developer.url]) == 0
+    assert main(["deploy", str(path), "--server", developer.url]) == 1
+    assert "deploy --yes" in capsys.readouterr().err  # a public endpoint: confirmed, or refused
+    assert main(["deploy", str(path), "--server", developer.url, "--yes"]) == 0
     out = capsys.readouterr().out
     assert f"deployed greet v1 to {developer.url}: active" in out
     assert f"endpoint  {developer.url}/api/run/greet-api" in out
@@ -116,11 +118,12 @@ def test_deploy_prints_version_changes_and_urls_and_an_unchanged_redeploy_says_s
         "output"
     ] == ("hi ana")
 
-    assert main(["deploy", str(path), "--server", developer.url]) == 0
+    assert main(["deploy", str(path), "--server", developer.url, "--yes"]) == 0
     assert "greet is unchanged: v1" in capsys.readouterr().out
 
     save(_endpoint_flow("greet", "hello {{ input.name }}"), path)
-    assert main(["deploy", str(path), "--server", developer.url, "--no-activate", "--diff"]) == 0
+    deploy = ["deploy", str(path), "--server", developer.url, "--yes"]
+    assert main([*deploy, "--no-activate", "--diff"]) == 0
     out = capsys.readouterr().out
     assert "deployed greet v2" in out and "not active" in out
     assert "since v1: 1 line added, 1 removed" in out
@@ -140,7 +143,8 @@ def test_a_flow_with_errors_is_refused_with_its_issues(developer, tmp_path, caps
     captured = capsys.readouterr()
     assert "the server refused" in captured.err
     issue_lines = [line for line in captured.out.splitlines() if line.startswith(str(path))]
-    assert issue_lines and all(" error " in line for line in issue_lines)
+    errors = [line for line in issue_lines if "trigger.public_endpoint" not in line]  # a warning
+    assert errors and all(" error " in line for line in errors)
     assert any("start" in line and "trigger" in line for line in issue_lines)
 
 
@@ -217,5 +221,5 @@ def test_the_token_the_studio_saved_in_the_keyring_is_used(server, tmp_path, cap
     assert f"no token for {server.url}" in capsys.readouterr().err
     with memory_keyring():
         assert save_token(server.url + "/", server.tokens["developer"])
-        assert main(["deploy", str(path), "--server", server.url]) == 0
+        assert main(["deploy", str(path), "--server", server.url, "--yes"]) == 0
     assert "deployed saved v1" in capsys.readouterr().out

@@ -216,6 +216,20 @@ CASES: list[tuple[str, Callable[[], Flow], Callable[[], Flow], dict | None]] = [
         TOOLS,
     ),
     (
+        "trigger.unsigned_webhook",
+        lambda: chain(trigger(kind="webhook", webhook={"source": "generic"})),
+        lambda: chain(
+            trigger(kind="webhook", webhook={"source": "generic", "secret": {"secret": "HOOK"}})
+        ),
+        None,
+    ),
+    (
+        "trigger.public_endpoint",
+        lambda: chain(trigger(kind="endpoint", endpoint={"slug": "open", "auth": "public"})),
+        lambda: chain(trigger(kind="endpoint", endpoint={"slug": "open"})),
+        None,
+    ),
+    (
         "limit.above_cap",
         lambda: chain(trigger(), node("each", "loop", {**LOOP, "max_iterations": 20000})),
         lambda: chain(trigger(), node("each", "loop", {**LOOP, "max_iterations": 10000})),

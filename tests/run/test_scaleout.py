@@ -222,7 +222,7 @@ def test_two_servers_share_runs_and_a_killed_one_recovers_its_own(
     http = httpx2.Client(timeout=30)
     deployed = http.post(
         f"{url_a}/api/deployments",
-        json={"flow": _flow(effects.url + "/effect")},
+        json={"flow": _flow(effects.url + "/effect"), "confirm": True},  # an unsigned webhook
         headers={"Authorization": f"Bearer {token}"},
     )
     assert deployed.status_code == 201, deployed.text

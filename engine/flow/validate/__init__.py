@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 from engine.flow.model import Flow
 from engine.flow.validate import graph as rules
+from engine.flow.validate.exposure import exposure_issues
 from engine.flow.validate.issues import CODES, Issue, error, sort_key
 from engine.flow.validate.node_checks import FactsCache, NodeFacts
 from engine.flow.validate.tools import ToolCatalog, tool_issues
@@ -98,6 +99,7 @@ class Validator:
             *rules.duplicate_ids(flow),
             *_workspace_issues(flow),
             *_settings_issues(flow),
+            *exposure_issues(flow),
         ]
         for facts in graph.facts.values():
             issues.extend(facts.issues)

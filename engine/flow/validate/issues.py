@@ -36,6 +36,8 @@ CODES: dict[str, str] = {
     "code.syntax": "a code block's Python does not parse or defines no main()",
     "tool.unknown": "a tool is not in the workspace",
     "tool.bad_arguments": "arguments do not fit the tool's input schema",
+    "trigger.unsigned_webhook": "a webhook trigger has no signing secret: anyone can start it",
+    "trigger.public_endpoint": "an endpoint trigger is public: anyone can call it without a key",
 }
 
 
