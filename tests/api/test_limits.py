@@ -299,3 +299,35 @@ def test_a_flow_anyone_can_start_is_deployed_only_when_confirmed(served, http):
     assert http.post("/hooks/exposed", json={}).status_code == 404
     _deploy(http, exposed)
     assert http.post("/hooks/exposed", json={}).status_code == 202
+
+
+@pytest.mark.parametrize("timestamp", ["NaN", "inf"])
+def test_a_stripe_delivery_signed_with_a_timestamp_that_is_no_time_starts_no_run(
+    served, http, timestamp
+):
+    if http.get("/api/workspaces/pay").status_code != 200:
+        assert http.post("/api/workspaces", json={"name": "pay"}).status_code == 201
+    put = http.put("/api/workspaces/pay/secrets/STRIPE", json={"value": "whsec_k"})
+    assert put.status_code in (200, 201, 204), put.text
+    hook = trigger(kind="webhook", webhook={"source": "stripe", "secret": {"secret": "STRIPE"}})
+    paid = flow([hook, end("done", "paid")], [edge("start", "done")], id="paid", workspace="pay")
+    _deploy(http, to_document(paid))
+    body = json.dumps({"id": f"evt_{timestamp}", "type": "invoice.paid"}).encode()
+    signed = hmac.new(b"whsec_k", f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    header = {"Stripe-Signature": f"t={timestamp},v1={signed}"}
+    refused = httpx2.post(f"{served.url}/hooks/paid", content=body, headers=header)
+    assert (refused.status_code, refused.json()["error"]) == (401, "bad_signature")
+    assert "whole number of seconds" in refused.json()["message"]
+    assert http.get("/api/runs", params={"flow_id": "paid"}).json()["runs"] == []
+
+
+def test_the_failed_authentication_limit_forgets_the_stalest_addresses():
+    from engine.httpguard import FailedAuth
+
+    failed = FailedAuth(limit=2, window_s=60, max_addresses=3)
+    assert [failed.failed("a", now=0), failed.failed("a", now=1)] == [0, 0]
+    assert failed.failed("a", now=2) == 59  # until the failure at 1 leaves the window
+    assert failed.failed("a", now=61) == 0  # it has: one failure (at 2) in the window
+    for n, address in enumerate("bcdefg"):
+        failed.failed(address, now=100 + n)
+    assert len(failed) == 3  # a flood from many addresses stays this size
