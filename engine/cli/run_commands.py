@@ -143,11 +143,12 @@ def print_run(run_id: str, run: dict[str, Any], table: dict[str, dict[str, Any]]
 async def _resume(args: argparse.Namespace) -> int:
     from engine.cli.runs import describe, local_services
     from engine.run.durable import DurableRuntime, RuntimeBusy
+    from engine.run.store import FINISHED
 
     if args.fire and not args.node:
         raise UsageError("--fire needs --node: the node whose timer to fire")
     run = _run_row(_store(args.db), args.run_id)
-    if run["status"] != "running":  # its run_finished is stored: following would wait forever
+    if run["status"] in FINISHED:  # its run_finished is stored: following would wait forever
         raise CliError(
             f"run {args.run_id} has already finished ({run['status']}): there is nothing to resume",
             hint=f"aerostudio runs show {args.run_id} shows how it ended",
@@ -177,11 +178,17 @@ async def _resume(args: argparse.Namespace) -> int:
 
 
 async def _follow(runtime: Any, args: argparse.Namespace, seen: int, describe: Any) -> int:
-    """Print the run's events until it finishes, or waits for an answer nobody has given yet."""
+    """Print the run's events until it finishes, or waits for an answer nobody has given yet.
+    A run whose row is finished ends the follow even without a stored run_finished (a run
+    ended by recovery), so this never waits for an event that cannot come."""
+    from engine.run.store import FINISHED
+
     waiting = 0
     while True:
         if args.run_id in runtime.handles:
             runtime.flush(args.run_id)
+        # The status first: a run's last events are committed with its final status.
+        status = (runtime.store.run(args.run_id) or {}).get("status")
         for event in runtime.store.events(args.run_id, seen):
             line = json.dumps(event, default=str) if args.json else describe(event)
             if line:
@@ -193,6 +200,9 @@ async def _follow(runtime: Any, args: argparse.Namespace, seen: int, describe: A
                 waiting += 1
             elif event["type"] == "run_resumed" and event["kind"] != "timer":
                 waiting -= 1
+        if status in FINISHED:
+            print(f"run {args.run_id} {status}", flush=True)
+            return 0 if status == "succeeded" else 1
         if waiting > 0 and not runtime.store.pending_messages(args.run_id):
             return 0
         await asyncio.sleep(0.1)
