@@ -5,7 +5,7 @@ Before any MCP message is read, a request must come with an allowed Host and Ori
 DNS rebinding), for a workspace that exists, with a valid bearer token of that workspace (checked
 on every request, so a revoked or expired token cuts off a connected client at its next request)
 and within its token's rate limit; an address sending bad tokens gets 429 after a few
-(engine.httpguard.FailedAuth).
+(engine.httpguard.FailedAuth), and a body past 16 MiB gets 413 (engine.api.limits).
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from mcp import MCPError
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engine import __version__
+from engine.api.limits import BodyLimit, BodyLimits
 from engine.gateway.core import Gateway, ToolNotFound
 from engine.gateway.tokens import AuthError, Forbidden, Member, RateLimiter
 from engine.gateway.upstream import UpstreamError
@@ -98,6 +100,7 @@ class GatewayApp:
                 Route("/healthz", self._health),
                 Mount("/ws/{slug}", app=_Guard(mcp_app, self)),
             ],
+            middleware=[Middleware(BodyLimit, limits=BodyLimits.from_environment())],
             lifespan=self._lifespan,
         )
 

@@ -194,3 +194,18 @@ def test_a_server_log_is_rotated_and_its_lines_cut_and_redacted(tmp_path, monkey
     text = "".join(f.read_text() for f in files)
     assert "hunter2" not in text and "password [redacted] " in text
     assert max(len(line) for line in text.splitlines()) == stdio.STDERR_LINE_MAX
+
+
+async def test_the_gateway_alone_refuses_a_body_past_its_limit(gateway):
+    from engine.gateway.server import GatewayApp
+    from tests.api.test_limits import _after_headers, _raw_post
+    from tests.gateway.conftest import serving
+
+    gateway.workspaces.create("calm")
+    async with serving(GatewayApp(gateway).app) as base:
+        size = str(LIMIT + 1)
+        answer = await asyncio.to_thread(
+            _raw_post, base, "/ws/calm/mcp", {"Content-Length": size}, _after_headers(0)
+        )
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"16,777,216 bytes" in answer
