@@ -124,6 +124,17 @@ def resume_command(run_id: str, kind: str, db: str | None) -> str:
     return f"aerostudio runs resume {run_id}{answer}{where}"
 
 
+def _read_answer() -> str:
+    """A line of standard input; EOFError when there is none to read (at its end, closed, or
+    not there at all: `<&-`)."""
+    if sys.stdin is None or sys.stdin.closed:
+        raise EOFError
+    try:
+        return input()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise EOFError from exc
+
+
 async def _answer_pauses(
     handle: Any, event: dict[str, Any], detached: asyncio.Event, db: str | None
 ) -> None:
@@ -133,7 +144,7 @@ async def _answer_pauses(
     kind = event["kind"]
     print(PROMPTS[kind], end="", file=sys.stderr, flush=True)  # stdout may be JSON lines
     try:
-        answer = await asyncio.get_running_loop().run_in_executor(None, input)
+        answer = await asyncio.get_running_loop().run_in_executor(None, _read_answer)
     except EOFError:
         print(file=sys.stderr)
         if kind == "breakpoint":

@@ -64,6 +64,24 @@ def test_a_pause_with_no_terminal_stays_for_runs_resume(tmp_path, home):
     assert _status(run_id, db, home) == "succeeded"
 
 
+def test_a_closed_standard_input_leaves_the_pause_too(tmp_path, home):
+    flow = tmp_path / "review.flow.json"
+    save(new_flow("Review", "approval"), flow)
+    env = {**os.environ, "AEROSTUDIO_HOME": str(home)}
+    ran = subprocess.run(
+        [sys.executable, "-m", "engine", "run", str(flow)],
+        stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: os.close(0),  # `<&-`: no standard input at all
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert ran.returncode == 3, ran.stderr
+    assert re.search(r"aerostudio runs resume \S+ --decision approve$", ran.stderr.strip())
+
+
 def test_resuming_a_finished_run_fails_at_once(tmp_path, home):
     flow = tmp_path / "done.flow.json"
     save(chain(trigger(), end("done", "ok")), flow)
