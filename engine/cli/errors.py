@@ -39,11 +39,20 @@ DB_HINT = (
 )
 
 
+# What SQLAlchemy and the drivers raise for a URL they cannot parse or load, or a database they
+# cannot reach or open: anything else is a bug to show whole.
+_OPENING_ERRORS = frozenset({"ArgumentError", "NoSuchModuleError", "OperationalError"})
+
+
 def database_error(exc: BaseException, url: str | None) -> CliError | None:
     """A one-line error for a database that cannot be opened, or None if `exc` is not one.
     Recognised by module name, so building the parser imports no database library."""
-    module = type(exc).__module__
-    if not url or not module.startswith(("sqlalchemy", "psycopg", "sqlite3", "dbos")):
+    kind = type(exc)
+    if (
+        not url
+        or not kind.__module__.startswith(("sqlalchemy", "psycopg", "sqlite3", "dbos"))
+        or kind.__name__ not in _OPENING_ERRORS
+    ):
         return None
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     detail = reason[0] if reason else type(exc).__name__
