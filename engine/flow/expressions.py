@@ -184,11 +184,28 @@ _CHANGING = frozenset(
 """Methods that change a list, dict or set: no data an expression sees allows them."""
 
 
+_DICT_VIEWS = {"items": "| items", "keys": "| list", "values": "| items | map(attribute=1)"}
+"""Dict methods named like common JSON keys (on data, a key of that name wins over them), and
+the filters that do the same whatever the keys."""
+
+
 class Problem(NamedTuple):
-    """Something in a field that will certainly fail when it runs: a validation issue."""
+    """Something in a field that will fail when it runs (or may: a warning): a validation issue."""
 
     code: str
     message: str
+    severity: Literal["error", "warning"] = "error"
+
+
+def _data_path(node: jnodes.Node) -> str | None:
+    """`input.a.b` for an attribute chain on a scope name, else None."""
+    names: list[str] = []
+    while isinstance(node, jnodes.Getattr):
+        names.append(node.attr)
+        node = node.node
+    if isinstance(node, jnodes.Name) and node.name in SCOPE_NAMES:
+        return ".".join([node.name, *reversed(names)])
+    return None
 
 
 @lru_cache(maxsize=8192)
@@ -211,12 +228,25 @@ def problems(text: str, kind: Kind) -> tuple[Problem, ...]:
         for name in sorted(meta.find_undeclared_variables(parsed) - SCOPE_NAMES - set(ENV.globals))
     ]
     for call in parsed.find_all(jnodes.Call):
-        if isinstance(call.node, jnodes.Getattr) and call.node.attr in _CHANGING:
+        if not isinstance(call.node, jnodes.Getattr):
+            continue
+        method, path = call.node.attr, _data_path(call.node)
+        if method in _CHANGING:
             found.append(
                 Problem(
                     "expr.changes_data",
-                    f"'.{call.node.attr}(...)' would change data, and expressions cannot "
+                    f"'.{method}(...)' would change data, and expressions cannot "
                     "(a set_variables action sets variables)",
+                )
+            )
+        elif method in _DICT_VIEWS and path is not None:
+            found.append(
+                Problem(
+                    "expr.method_on_data",
+                    f"'{path}()' calls the dict method only while the data has no key "
+                    f"'{method}' (a key wins, and data cannot be called): write "
+                    f"'{path.rpartition('.')[0]} {_DICT_VIEWS[method]}'",
+                    "warning",
                 )
             )
     return tuple(found)

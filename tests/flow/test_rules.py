@@ -195,6 +195,12 @@ CASES: list[tuple[str, Callable[[], Flow], Callable[[], Flow], dict | None]] = [
         None,
     ),
     (
+        "expr.method_on_data",
+        lambda: chain(trigger(), end("a", "{{ input.items() | list }}")),
+        lambda: chain(trigger(), end("a", "{{ input | items | list }}")),
+        None,
+    ),
+    (
         "code.syntax",
         lambda: chain(trigger(), node("c", "code_block", {"code": "def helper(:\n  pass"})),
         lambda: chain(
@@ -354,11 +360,13 @@ def test_output_variable_counts_as_setting_a_variable():
         ("{{ env.HOME }}", "expr.unknown_name", "'env'"),
         ("{{ vars.rows.append(2) }}", "expr.changes_data", "'.append(...)'"),
         ("{{ nodes.a.output.pop('k') }}", "expr.changes_data", "'.pop(...)'"),
+        ("{{ input.rows.values() }}", "expr.method_on_data", "'input.rows | items | map"),
     ],
 )
 def test_expression_issues_name_what_will_fail(text, code, named):
     issues = [i for i in validate(chain(trigger(), end("b", text))) if i.code == code]
-    assert [(i.severity, i.node_id, i.field) for i in issues] == [("error", "b", "end.output")]
+    severity = "warning" if code == "expr.method_on_data" else "error"
+    assert [(i.severity, i.node_id, i.field) for i in issues] == [(severity, "b", "end.output")]
     assert named in issues[0].message
 
 

@@ -33,6 +33,8 @@ CODES: dict[str, str] = {
     "expr.var_unset": "an expression uses vars.X and nothing upstream sets X",
     "expr.unknown_name": "an expression uses a name other than input, vars, nodes, run and error",
     "expr.changes_data": "an expression calls a method that would change data (append, update)",
+    "expr.method_on_data": "an expression calls items(), keys() or values() on data, where a "
+    "key of that name would win over the method",
     "code.syntax": "a code block's Python does not parse or defines no main()",
     "tool.unknown": "a tool is not in the workspace",
     "tool.bad_arguments": "arguments do not fit the tool's input schema",

@@ -110,7 +110,9 @@ def node_facts(node: Node) -> NodeFacts:
         if found.nodes or found.vars:
             refs.append((path, found))
         for problem in problems(text, kind):
-            issues.append(error(problem.code, problem.message, node_id=node.id, field=path))
+            issues.append(
+                Issue(problem.severity, problem.code, problem.message, node_id=node.id, field=path)
+            )
     variables = spec.variables_set(node.config)
     if node.output_variable:
         variables = [*variables, node.output_variable]
