@@ -17,7 +17,8 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedErr
 from jinja2 import nodes as jnodes
 from jinja2.exceptions import SecurityError
 
-from engine.flow.bounded import MAX_TEXT, BoundedEnvironment, ExpressionLimit, budget, size
+from engine.flow.bounded import BoundedEnvironment
+from engine.flow.costs import MAX_TEXT, ExpressionLimit, budget, size
 from engine.nodes.spec import CheckedValue, NodeSpec
 
 Kind = Literal["template", "expression"]

@@ -1,5 +1,5 @@
 """Expressions cannot change the run's data, read JSON keys before dict methods, and stay within
-their cost limits (engine.flow.bounded), whether evaluated alone or in a real run."""
+their cost limits (engine.flow.costs), whether evaluated alone or in a real run."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from engine.flow.bounded import MAX_INT_BITS, MAX_ITEMS, MAX_STEPS, MAX_TEXT
+from engine.flow.costs import MAX_INT_BITS, MAX_ITEMS, MAX_STEPS, MAX_TEXT
 from engine.flow.expressions import ExpressionError, evaluate, render, render_value
 from engine.run import FlowInvalid, Runtime
 from tests.flow.builders import edge, end, flow, node, set_vars, trigger
