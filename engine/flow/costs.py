@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 import string
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from itertools import chain
 from typing import Any
@@ -50,17 +49,18 @@ _CLOCK_EVERY = 2048  # steps between two looks at the clock
 _BUDGET: ContextVar[_Budget | None] = ContextVar("expression_budget", default=None)
 
 
-@contextmanager
-def budget() -> Iterator[None]:
-    """Count what runs inside against one evaluation's limits (nested uses share the outer)."""
-    if _BUDGET.get() is not None:
-        yield
-        return
-    token = _BUDGET.set(_Budget())
-    try:
-        yield
-    finally:
-        _BUDGET.reset(token)
+class budget:
+    """Count what runs inside against one evaluation's limits (nested uses share the outer).
+    A class, not a generator: every render enters one, so it must cost next to nothing."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = None if _BUDGET.get() is not None else _BUDGET.set(_Budget())
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _BUDGET.reset(self._token)
 
 
 def step(count: int = 1) -> None:
