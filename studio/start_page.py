@@ -5,15 +5,15 @@ and descriptions only), so the first paint does not wait for it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import (
-    QCommandLinkButton,
+    QFrame,
     QGridLayout,
     QLabel,
-    QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -36,6 +36,42 @@ def example_summaries() -> list[tuple[Path, str, str]]:
         name = str(document.get("name") or path.name.removesuffix(".flow.json"))
         found.append((path, name, str(document.get("description") or "")))
     return found
+
+
+class Card(QFrame):
+    """A thing to open: a bold title and a wrapped line under it; a click (or Enter) opens it.
+    (Not a button with a style sheet: that keeps its colours when the theme changes.)"""
+
+    clicked = Signal()
+
+    def __init__(self, name: str, description: str, tip: str = "") -> None:
+        super().__init__()
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setToolTip(tip or description)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        self.title = QLabel(f"<b>{escape(name)}</b>")
+        self.description = QLabel(description)
+        self.description.setWordWrap(True)
+        layout.addWidget(self.title)
+        layout.addWidget(self.description)
+
+    def text(self) -> str:
+        return self.title.text().removeprefix("<b>").removesuffix("</b>")
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(
+            event.position().toPoint()
+        ):
+            self.clicked.emit()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            self.clicked.emit()
+        else:
+            super().keyPressEvent(event)
 
 
 class StartPage(QScrollArea):
@@ -67,24 +103,22 @@ class StartPage(QScrollArea):
         welcome.setWordWrap(True)
         grid.addWidget(welcome, 0, 0, 1, 2)
         grid.addWidget(self._heading("Open an example"), 1, 0)
-        self.examples: dict[str, QCommandLinkButton] = {}
+        self.examples: dict[str, Card] = {}
         examples = QVBoxLayout()
         for path, name, description in example_summaries():
-            button = QCommandLinkButton(name, _first_sentence(description))
+            button = Card(name, _first_sentence(description), description)
             button.setObjectName(f"example:{path.name}")
-            button.setToolTip(description)
-            button.clicked.connect(lambda _=False, p=path: self.chosen.emit(p))
+            button.clicked.connect(lambda p=path: self.chosen.emit(p))
             self.examples[path.name.removesuffix(".flow.json")] = button
             examples.addWidget(button)
+        examples.addStretch(1)
         grid.addLayout(examples, 2, 0)
         side = QVBoxLayout()
         side.addWidget(self._heading("Start"))
-        self.new_button = self._link(
-            "New flow", lambda _=False: self.new_requested.emit(), "Ctrl+N"
-        )
-        self.open_button = self._link(
-            "Open a flow file…", lambda _=False: self.open_requested.emit(), "Ctrl+O"
-        )
+        self.new_button = Card("New flow", "An empty flow with a trigger (Ctrl+N)")
+        self.new_button.clicked.connect(self.new_requested)
+        self.open_button = Card("Open a flow file…", "A *.flow.json from disk (Ctrl+O)")
+        self.open_button.clicked.connect(self.open_requested)
         side.addWidget(self.new_button)
         side.addWidget(self.open_button)
         side.addSpacing(16)
@@ -102,15 +136,6 @@ class StartPage(QScrollArea):
     def _heading(text: str) -> QLabel:
         return QLabel(f"<h3>{text}</h3>")
 
-    @staticmethod
-    def _link(text: str, slot: Callable[..., None], hint: str = "") -> QPushButton:
-        button = QPushButton(f"{text}   {hint}".rstrip())
-        button.setFlat(True)
-        button.setStyleSheet("text-align: left; padding: 4px 2px;")
-        button.setCursor(Qt.CursorShape.PointingHandCursor)
-        button.clicked.connect(slot)
-        return button
-
     def refresh(self) -> None:
         """List the recent flows that still exist (they change while the studio runs)."""
         while self.recent.count():
@@ -118,9 +143,10 @@ class StartPage(QScrollArea):
             if widget is not None:
                 widget.deleteLater()
         files = [p for p in recent_files(self.settings) if p.is_file()][:RECENT_SHOWN]
+        self._listed = files
         for path in files:
-            button = self._link(path.name, lambda _=False, p=path: self.chosen.emit(p))
-            button.setToolTip(str(path))
+            button = Card(path.name, str(path.parent), str(path))
+            button.clicked.connect(lambda p=path: self.chosen.emit(p))
             button.setObjectName(f"recent:{path}")
             self.recent.addWidget(button)
         if not files:
@@ -128,11 +154,10 @@ class StartPage(QScrollArea):
 
     def recent_paths(self) -> list[Path]:
         """The recent flows listed now, in order."""
-        names = (self.recent.itemAt(i).widget().objectName() for i in range(self.recent.count()))
-        return [Path(name.removeprefix("recent:")) for name in names if name.startswith("recent:")]
+        return list(self._listed)
 
 
 def _first_sentence(text: str) -> str:
     """A description short enough for one or two lines."""
     head = text.split("; ")[0].split(". ")[0].rstrip(".")
-    return head if len(head) <= 140 else head[:137].rstrip() + "…"
+    return head if len(head) <= 220 else head[:217].rstrip() + "…"

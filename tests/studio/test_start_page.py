@@ -32,7 +32,7 @@ def test_a_start_without_a_file_shows_the_examples_and_opens_one_without_asking(
     bundled = {p.name.removesuffix(".flow.json") for p in examples_dir().glob("*.flow.json")}
     assert set(page.examples) == bundled and "support-triage" in bundled
     assert page.examples["support-triage"].text() == "Support triage"
-    assert page.examples["support-triage"].description().startswith("Screens a customer's chat")
+    assert page.examples["support-triage"].description.text().startswith("Screens a customer's")
     assert not window.document.modified and "•" not in window.windowTitle()
     assert page.recent_paths() == []
 
