@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from engine.flow.costs import MAX_INT_BITS, MAX_ITEMS, MAX_STEPS, MAX_TEXT
+from engine.flow.costs import MAX_INT_BITS, MAX_ITEMS, MAX_SECONDS, MAX_STEPS, MAX_TEXT
 from engine.flow.expressions import ExpressionError, evaluate, render, render_value
 from engine.run import FlowInvalid, Runtime
 from tests.flow.builders import edge, end, flow, node, set_vars, trigger
@@ -173,3 +173,28 @@ async def test_a_flow_that_changes_its_input_does_not_run():
     with pytest.raises(FlowInvalid, match="would change data"):
         await _finish(flow(nodes, [edge("start", "change")]), payload)
     assert payload == {"a": 1}
+
+
+@pytest.mark.anyio
+async def test_the_longest_evaluation_holds_the_event_loop_at_most_its_time_limit():
+    """Executors render on the event loop: the limits keep the longest hold short."""
+    nested = "{% for i in input.rows %}{{ (input.rows | sort)[0] }}{% endfor %}"
+    nodes = [trigger(), end("slow", nested)]
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.ensure_future(tick())
+    try:
+        result = await _finish(flow(nodes, [edge("start", "slow")]), {"rows": list(range(100000))})
+    finally:
+        ticker.cancel()
+    assert result.status == "failed"
+    assert "limit" in result.error["message"]
+    assert max(gaps) < MAX_SECONDS + 0.5
