@@ -219,12 +219,17 @@ def resume_run(args: argparse.Namespace) -> int:
 
 
 def cancel_run(args: argparse.Namespace) -> int:
+    from engine.run.store import FINISHED
+
     store = _store(args.db)
     run = _run_row(store, args.run_id)
-    if run["status"] != "running":
+    if run["status"] in FINISHED:
         raise CliError(f"run {args.run_id} is already {run['status']}")
     store.request_cancel(args.run_id)
-    print(f"cancel requested for run {args.run_id}")
+    print(
+        f"cancel requested for run {args.run_id}: the process running it ends it; a run no "
+        "process runs (one `aerostudio run` left paused) ends at the next aerostudio runs recover"
+    )
     return 0
 
 

@@ -82,6 +82,24 @@ def test_a_closed_standard_input_leaves_the_pause_too(tmp_path, home):
     assert re.search(r"aerostudio runs resume \S+ --decision approve$", ran.stderr.strip())
 
 
+def test_a_run_left_paused_can_be_cancelled(tmp_path, home):
+    flow = tmp_path / "review.flow.json"
+    save(new_flow("Review", "approval"), flow)
+    db = f"sqlite:///{tmp_path / 'runs.db'}"
+    ran = _cli("run", str(flow), "--db", db, home=home)
+    assert ran.returncode == 3, ran.stderr
+    run_id = re.search(r"aerostudio runs resume (\S+)", ran.stderr).group(1)
+    cancelled = _cli("runs", "cancel", run_id, "--db", db, home=home)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert "aerostudio runs recover" in cancelled.stdout
+    recovered = _cli("runs", "recover", "--db", db, home=home)
+    assert "■ cancelled" in recovered.stdout, recovered.stderr
+    assert _status(run_id, db, home) == "cancelled"
+    again = _cli("runs", "cancel", run_id, "--db", db, home=home)
+    assert again.returncode == 1
+    assert f"run {run_id} is already cancelled" in again.stderr
+
+
 def test_resuming_a_finished_run_fails_at_once(tmp_path, home):
     flow = tmp_path / "done.flow.json"
     save(chain(trigger(), end("done", "ok")), flow)
