@@ -83,6 +83,7 @@ def _concat(context: Context, parts: list[Any]) -> str:
 
 @pass_context
 def _literal(context: Context, text: str) -> str:
+    """Literal template text: passing here sends it through `output`, so it counts too."""
     return text
 
 

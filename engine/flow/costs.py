@@ -234,24 +234,34 @@ def check_str_method(text: str, name: str, args: tuple[Any, ...]) -> None:
             check_text(len(first) * len(text) + size(first), "the joined string")
 
 
+_FILTER_PARAMETERS = {
+    "center": ("width",),
+    "indent": ("width",),
+    "replace": ("old", "new"),
+    "join": ("d",),
+    "wordwrap": ("width", "break_long_words", "wrapstring"),
+}
+
+
 def check_filter(name: str, value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
     """Filters whose output can be much bigger than their input, checked before they run."""
-    first = args[0] if args else None
-    if name == "center" and isinstance(first, int):
-        check_text(first, f"center({first})")
+    names = _FILTER_PARAMETERS.get(name, ())
+    given = [args[i] if i < len(args) else kwargs.get(key) for i, key in enumerate(names)]
+    if name == "center" and isinstance(given[0], int):
+        check_text(given[0], f"center({given[0]})")
     elif name == "indent":
-        width = kwargs.get("width", first if first is not None else 4)
+        width = 4 if given[0] is None else given[0]
         unit = width if isinstance(width, int) else len(str(width))
-        lines = str(value).count("\n") + 1 if isinstance(value, str) else 1
+        lines = value.count("\n") + 1 if isinstance(value, str) else 1
         check_text(size(value) + lines * unit, "the indented text")
     elif name == "format" and isinstance(value, str):
         check_percent_format(value, (args, kwargs))
-    elif name == "replace" and len(args) >= 2:
-        check_text(_replaced_size(value, args[0], args[1]), "the replaced text")
+    elif name == "replace":
+        check_text(_replaced_size(value, given[0], given[1]), "the replaced text")
     elif name == "join" and isinstance(value, list | tuple):
-        separator = args[0] if args else kwargs.get("d", "")
-        check_text(size(value) + len(value) * len(str(separator)), "the joined text")
+        separator = "" if given[0] is None else str(given[0])
+        check_text(size(value) + len(value) * len(separator), "the joined text")
     elif name == "wordwrap" and isinstance(value, str):
-        width = first if isinstance(first, int) and first > 0 else 79
-        wrap = str(args[2] if len(args) > 2 else kwargs.get("wrapstring") or "\n")
+        width = given[0] if isinstance(given[0], int) and given[0] > 0 else 79
+        wrap = str(given[2] or "\n")
         check_text(len(value) + (len(value) // width + 1) * len(wrap), "the wrapped text")
