@@ -114,6 +114,7 @@ class RunSession(QObject):
             actions[name] = action
         menu.addSeparator()
         menu.addAction(self.connection.keep_running)
+        menu.addAction("Local runtime &port…", lambda: self.connection.choose_port(self.window))
         return actions
 
     # ------------------------------------------------------------------------ the document
@@ -442,6 +443,8 @@ class RunSession(QObject):
             when, why = restart
             text += f" · restarted at {time.strftime('%H:%M', time.localtime(when))} ({why})"
             self.runtime_label.setToolTip(f"Why, and what the runtime said: {runtime_log()}")
+        if self.connection.port_notice and state == "connected":
+            text += f" · {self.connection.port_notice}"
         self.runtime_label.setText(text)
         if state.startswith("error: "):
             self.report(state.removeprefix("error: "))

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,11 +19,17 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QWidget
 
 from engine.api.client import ApiClient, ApiError, local_runtime
 from engine.paths import data_dir
 
 LOG_FILE = "runtime.log"
+DEFAULT_PORT = 7410
+"""The local runtime's port unless settings say otherwise: the gateway URL editor configs hold
+(`http://127.0.0.1:7410/ws/<workspace>/mcp`) keeps working across restarts."""
+PORT_SETTING = "runtime/port"
+PORT_ENV = "AEROSTUDIO_RUNTIME_PORT"
 RETRY_DELAYS_S = (0.25, 0.5, 1.0, 2.0)
 """Waits between health checks before a runtime whose process lives counts as hung: one failed
 check is often a race (a keep-alive connection the server just closed), not a dead runtime."""
@@ -57,8 +64,13 @@ class RuntimeConnection(QObject):
         *,
         start_timeout_s: float = 60.0,
         health_interval_ms: int = 5000,
+        port: int | None = None,
     ) -> None:
         super().__init__(parent)
+        self.port = configured_port() if port is None else port
+        """The port the local runtime is started on (0: any free one)."""
+        self.port_notice: str | None = None
+        """Why the runtime started last listens elsewhere than `port`, for the status bar."""
         self.start_timeout_s = start_timeout_s
         self._client: ApiClient | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -158,10 +170,11 @@ class RuntimeConnection(QObject):
     async def _launch(self) -> tuple[str, str]:
         """Start `aerostudio runtime` and wait for it to publish its address."""
         self.progress.emit("Starting the local runtime…")
+        port = self._free_port()
         log = open(data_dir() / LOG_FILE, "ab")  # noqa: SIM115 - the child owns it from now
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "engine", "runtime"],
+                [sys.executable, "-m", "engine", "runtime", "--port", str(port)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -187,6 +200,21 @@ class RuntimeConnection(QObject):
                 )
             self.progress.emit(f"Starting the local runtime… {waited:.0f} s")
             await asyncio.sleep(0.1)
+
+    def _free_port(self) -> int:
+        """The configured port when it is free, else 0 (any), saying so: editor configs made
+        for this runtime then hold a port that changes at its next start."""
+        self.port_notice = None
+        if self.port == 0 or port_is_free(self.port):
+            return self.port
+        self.port_notice = (
+            f"port {self.port} is in use by another program, so the local runtime listens on "
+            f"another port this time: editor configs made now stop working when it restarts "
+            f"(free port {self.port}, or choose another in Run > Local runtime port)"
+        )
+        log_line(self.port_notice)
+        self.progress.emit(f"Local runtime: {self.port_notice}")
+        return 0
 
     @staticmethod
     def _last_log_line() -> str:
@@ -261,6 +289,25 @@ class RuntimeConnection(QObject):
             return "its process is gone (runtime.json names no running process)"
         return None
 
+    def choose_port(self, parent: QWidget) -> None:
+        """Run ▸ Local runtime port: where the local runtime listens from its next start, so
+        the gateway URLs in editor configs stay put."""
+        from PySide6.QtCore import QSettings
+        from PySide6.QtWidgets import QInputDialog
+
+        port, chosen = QInputDialog.getInt(
+            parent,
+            "Local runtime port",
+            "Port of the local runtime and its gateway (editor configs point at it; 0 for any "
+            "free one). Used from the runtime's next start.",
+            self.port,
+            0,
+            65535,
+        )
+        if chosen:
+            QSettings("Aerostudio", "Aerostudio").setValue(PORT_SETTING, port)
+            self.port = port
+
     # -------------------------------------------------------------------------- stopping
 
     def shutdown(self) -> None:
@@ -295,6 +342,29 @@ def _how(code: int) -> str:
             return f"signal {signal.Signals(-code).name}"
         return f"signal {-code}"
     return f"exit code {code}"
+
+
+def configured_port() -> int:
+    """The local runtime's port: $AEROSTUDIO_RUNTIME_PORT, else the studio's setting, else 7410."""
+    from PySide6.QtCore import QSettings
+
+    setting = QSettings("Aerostudio", "Aerostudio").value(PORT_SETTING)
+    for value in (os.environ.get(PORT_ENV), setting):
+        with contextlib.suppress(TypeError, ValueError):
+            if value not in (None, "") and 0 <= int(value) <= 65535:  # type: ignore[arg-type]
+                return int(value)  # type: ignore[arg-type]
+    return DEFAULT_PORT
+
+
+def port_is_free(port: int) -> bool:
+    """Whether the runtime could listen on 127.0.0.1:`port` (bound as the runtime binds it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def runtime_log() -> Path:
