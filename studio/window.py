@@ -126,6 +126,11 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         self._action(view_menu, "&Start page", QKeySequence(), self.show_start_page)
         self._action(view_menu, "&Fit to window", QKeySequence("F"), lambda: self.view.fit())
+        self.minimap_action = self._action(
+            view_menu, "&Minimap", QKeySequence("Ctrl+M"), self._minimap_toggled
+        )
+        self.minimap_action.setCheckable(True)
+        self.minimap_action.setChecked(self.settings.value("view/minimap", True, bool))
         self._action(
             view_menu, "Zoom &in", QKeySequence.StandardKey.ZoomIn, lambda: self.view.zoom(1.25)
         )
@@ -165,6 +170,7 @@ class MainWindow(QMainWindow):
         # runs, and a Qt object destroyed off the GUI thread can crash Qt's event dispatch.
         self.scene.setParent(self.view)
         theme.smooth_grid(self.view)
+        self.view.minimap.wanted = self.minimap_action.isChecked()
         self.autosave.track(document)
         self.recent_menu.watch(document)
         old_views = [
@@ -184,6 +190,13 @@ class MainWindow(QMainWindow):
         document.validated.connect(self._show_issues)
         self._refresh_title()
         self._show_issues(document.issues)
+
+    def _minimap_toggled(self) -> None:
+        """View ▸ Minimap: shown while part of the flow is out of view, or never."""
+        wanted = self.minimap_action.isChecked()
+        self.settings.setValue("view/minimap", wanted)
+        self.view.minimap.wanted = wanted
+        self.view.minimap.update_visibility()
 
     def set_theme(self, chosen: theme.Theme) -> None:
         """View ▸ Theme: applied to the whole application and the canvas, and remembered."""

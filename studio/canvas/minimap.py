@@ -3,7 +3,8 @@
 It is a second view of the same scene (no copy of the items); what it shows is kept as a pixmap,
 drawn again only when the scene's content changes, so that panning the canvas only moves the
 outline, and drawn after the canvas has painted, so that opening or editing a big flow shows the
-canvas first. Clicking or dragging in it centres the canvas there.
+canvas first. Clicking or dragging in it centres the canvas there. It is see-through, so that
+it never hides what lies under it, and out of the way while the canvas shows the whole flow.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from studio.canvas.scene import FlowScene
 
 _VISIBLE_PEN = QPen(QColor("#f0f0f0"), 0)
 _MARGIN = 12
+_OPACITY = 0.6
+"""How much of the minimap's picture covers the canvas under it: both stay readable."""
 
 
 class Minimap(QGraphicsView):
@@ -44,6 +47,10 @@ class Minimap(QGraphicsView):
         self._picture: QPixmap | None = None
         self._stale = True  # the scene changed since the picture was drawn
         self._drawing = False  # a picture is to be drawn at the next turn of the event loop
+        self.wanted = True
+        """View ▸ Minimap; even then it shows only while part of the flow is out of view."""
+        self.setAutoFillBackground(False)
+        self.viewport().setAutoFillBackground(False)  # see-through where nothing is drawn
         scene = main.scene()
         if isinstance(scene, FlowScene):
             scene.content_changed.connect(self.redraw)
@@ -65,8 +72,16 @@ class Minimap(QGraphicsView):
         super().resizeEvent(event)
         self.refit()  # its own size known at last (it is laid out after the canvas)
 
+    def update_visibility(self) -> None:
+        """Shown (if wanted) only while the canvas leaves part of the flow out of view."""
+        flow = self.scene().itemsBoundingRect()
+        needed = flow.isValid() and not self.visible_rect().contains(flow)
+        if self.isVisibleTo(self.main) != (self.wanted and needed):
+            self.setVisible(self.wanted and needed)
+
     def update_outline(self) -> None:
         """Repaint only around the old and new outline: redrawing every node costs too much."""
+        self.update_visibility()
         outline = self.mapFromScene(self.visible_rect()).boundingRect()
         self.viewport().update(self._outline.united(outline).adjusted(-2, -2, 2, 2))
         self._outline = outline
@@ -91,7 +106,9 @@ class Minimap(QGraphicsView):
             QTimer.singleShot(0, self, self._draw_picture)  # not if the minimap is gone by then
         painter = QPainter(viewport)
         if fits:
+            painter.setOpacity(_OPACITY)
             painter.drawPixmap(0, 0, self._picture)
+            painter.setOpacity(1.0)
         painter.setTransform(self.viewportTransform())
         self.drawForeground(painter, QRectF())
         painter.end()

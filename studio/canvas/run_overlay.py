@@ -136,6 +136,7 @@ class RunOverlay(QObject):
         self.dots: dict[str, BreakpointItem] = {}
         self.edge_states: dict[str, str] = {}
         self._pens: dict[str, QPen] = {}
+        self._shown: tuple[object, ...] = ()
         self._ticker = QTimer(self)
         self._ticker.setInterval(250)
         self._ticker.timeout.connect(self.refresh)
@@ -166,6 +167,14 @@ class RunOverlay(QObject):
         self._draw_breakpoints()
         self._draw_states()
         self._draw_edges()
+        shown = (
+            id(self.state),
+            self.state.last_seq if self.state else -1,
+            *sorted(self.breakpoints),
+        )
+        if shown != self._shown:  # a new state: the minimap's picture shows it too
+            self._shown = shown
+            self.scene.content_changed.emit()
         running = self.state is not None and any(
             e.status == "running" for e in self.state.executions.values()
         )

@@ -116,6 +116,7 @@ class FlowView(QGraphicsView):
         low = self.transform().m11() < style.LOW_DETAIL
         self.setRenderHint(QPainter.RenderHint.Antialiasing, not low)
         self.flow_scene.set_low_detail(low)
+        self.minimap.update_visibility()
 
     def open_quick_add(self, at: QPointF, wire: tuple[str, str] | None = None) -> None:
         """Offer node types at scene point `at`; after a dropped wire, only valid targets."""

@@ -1,4 +1,5 @@
-"""The minimap: the whole flow in a corner, the visible part outlined, click to pan."""
+"""The minimap: the whole flow in a corner, the visible part outlined, click to pan; shown only
+while part of the flow is out of view, see-through, and redrawn as a run's states change."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from PySide6.QtTest import QTest
 def test_the_minimap_shows_the_whole_flow_in_the_corner(scope_window):
     view = scope_window.view
     minimap = view.minimap
+    assert not minimap.isVisible()  # fitted: the canvas shows the whole flow already
+    view.zoom(2)
     assert minimap.isVisible()
     assert minimap.scene() is view.scene()
     shown = minimap.mapToScene(minimap.viewport().rect()).boundingRect()
@@ -42,6 +45,7 @@ def test_the_minimap_draws_the_cards_after_the_canvas_and_again_after_an_edit(sc
     from studio import editing
 
     minimap, scene = scope_window.view.minimap, scope_window.scene
+    scope_window.view.zoom(1.5)
     card = scene.node_items["free"]  # outside any scope's tint
     box = card.sceneBoundingRect()
     at = minimap.mapFromScene(box.center())
@@ -58,3 +62,51 @@ def test_the_minimap_draws_the_cards_after_the_canvas_and_again_after_an_edit(sc
     editing.delete(scene)
     assert "free" not in scene.node_items
     qtbot.waitUntil(lambda: not shows_card())
+
+
+def test_view_minimap_turns_it_off_and_on_and_is_remembered(scope_window):
+    view, action = scope_window.view, scope_window.minimap_action
+    view.zoom(2)
+    assert view.minimap.isVisible() and action.isChecked()
+    action.trigger()
+    assert not view.minimap.isVisible()
+    assert scope_window.settings.value("view/minimap", True, bool) is False
+    view.zoom(1.2)
+    assert not view.minimap.isVisible()
+    action.trigger()
+    assert view.minimap.isVisible()
+
+
+def test_the_minimap_shows_the_canvas_under_it_and_follows_a_runs_states(scope_window, qtbot):
+    """See-through (no background of its own); after a node's state changes (Continue after a
+    pause), its picture is drawn again, and not for a refresh that changes nothing."""
+    from studio.run_state import RunState
+
+    view, scene = scope_window.view, scope_window.scene
+    minimap = view.minimap
+    view.zoom(1.5)
+    assert minimap.isVisible()
+    assert not minimap.viewport().autoFillBackground()  # the canvas shows through
+    assert not minimap.autoFillBackground()
+
+    state = RunState("r1", scene.document.flow)
+
+    def drawn() -> bool:
+        return not minimap._stale and not minimap._drawing
+
+    qtbot.waitUntil(drawn)
+    before = minimap._picture
+    scope_window.runs.overlay.show_run(state)
+    assert minimap._stale
+    qtbot.waitUntil(drawn)
+    assert minimap._picture is not before
+    state.apply({"type": "run_started", "seq": 1, "run_id": "r1", "ts": 1.0})
+    state.apply({"type": "node_started", "seq": 2, "run_id": "r1", "node_id": "start", "ts": 1.0})
+    before = minimap._picture
+    scope_window.runs.overlay.refresh()
+    assert minimap._stale
+    qtbot.waitUntil(drawn)
+    assert minimap._picture is not before
+    before = minimap._picture
+    scope_window.runs.overlay.refresh()  # the same state (the ticker): no new picture
+    assert not minimap._stale and minimap._picture is before
