@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="NODE",
-        help="pause before NODE (repeatable); asks on the terminal",
+        help="pause before NODE (repeatable); asks on the terminal (with none, goes on)",
     )
     run.add_argument(
         "--db",

@@ -84,3 +84,10 @@ def test_a_pause_without_an_answer_stays_paused(tmp_path, capsys, monkeypatch):
 
 def test_bad_input_json_is_a_usage_error(blank, capsys):
     assert main(["run", str(blank), "--input", "{bad"]) == 2
+
+
+def test_run_help_documents_the_paused_exit_status(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "3 it is paused for an answer standard input cannot give" in text
