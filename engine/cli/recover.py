@@ -62,19 +62,18 @@ async def _recover_run(runtime: Any, run_id: str, as_json: bool, describe: Any) 
     waiting = 0
     async with contextlib.aclosing(runtime.follow(run_id, seen, beat_s=1)) as events:
         async for event in events:
-            if event is None:
-                if (failure := _failure(runtime, run_id)) is not None:
-                    print(f"run {run_id}: skipped, it failed to run here: {failure}")
-                    return SKIPPED
-                continue
-            line = json.dumps(event, default=str) if as_json else describe(event)
-            if line:
-                print(line, flush=True)
-            if event["type"] == "run_finished":
-                return 0 if event["status"] == "succeeded" else 1
-            if event["type"] in ("run_paused", "run_resumed") and event["kind"] != "timer":
-                waiting += 1 if event["type"] == "run_paused" else -1
-            if waiting > 0 and not await asyncio.to_thread(runtime.store.pending_messages, run_id):
+            if event is None and (failure := _failure(runtime, run_id)) is not None:
+                print(f"run {run_id}: skipped, it failed to run here: {failure}")
+                return SKIPPED
+            if event is not None:
+                line = json.dumps(event, default=str) if as_json else describe(event)
+                if line:
+                    print(line, flush=True)
+                if event["type"] == "run_finished":
+                    return 0 if event["status"] == "succeeded" else 1
+                if event["type"] in ("run_paused", "run_resumed") and event["kind"] != "timer":
+                    waiting += 1 if event["type"] == "run_paused" else -1
+            if waiting > 0 and await _unanswered(runtime, run_id):
                 print(f"run {run_id}: waits for an answer (aerostudio runs resume {run_id} ...)")
                 return 0
     row = await asyncio.to_thread(runtime.store.run, run_id)
@@ -95,6 +94,18 @@ async def _started_here(runtime: Any, run_id: str) -> bool:
             return False
         await asyncio.sleep(0.05)
     return True
+
+
+async def _unanswered(runtime: Any, run_id: str) -> bool:
+    """Whether the paused run waits for an answer nobody has given: a wait of it found none
+    (and is not taking one now, before and after the look for one posted). A run that has just
+    taken its answer is about to go on: leaving it then would interrupt it mid-way."""
+    handle = runtime.handles.get(run_id)
+    idle = getattr(handle.recorder, "idle", None) if handle is not None else None
+    if not idle:
+        return False
+    pending = await asyncio.to_thread(runtime.store.pending_messages, run_id)
+    return not pending and bool(idle)
 
 
 def _failure(runtime: Any, run_id: str) -> str | None:

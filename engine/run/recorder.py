@@ -70,6 +70,9 @@ class StoreRecorder:
         self.run_id = run_id
         self.poll_s = poll_s
         self._records = store.records(run_id)
+        # The waits whose last look found no answer, none being taken now: the run waits for
+        # someone (what `runs recover` needs to know before it leaves a run paused).
+        self.idle: set[str] = set()
 
     def recorded(self, key: str) -> Record | None:
         return self._records.get(key)
@@ -89,11 +92,13 @@ class StoreRecorder:
         restart without starting over."""
         deadline = None if timeout_s is None else await self._due(f"{key}#wait", timeout_s)
         while True:
+            self.idle.discard(key)
             message = await asyncio.to_thread(self.store.take_message, self.run_id, node_id, key)
             if message is not None:
                 return message
             if deadline is not None and time.time() >= deadline:
                 return None
+            self.idle.add(key)
             await asyncio.sleep(self.poll_s)
 
     async def sleep(self, key: str, seconds: float, node_id: str = "") -> None:

@@ -258,7 +258,12 @@ def test_agent_turns_and_tool_calls_are_not_repeated_after_a_kill(home):
     from engine.gateway import open_gateway
     from engine.paths import resources_dir
 
-    tickets = {"command": sys.executable, "args": [str(resources_dir() / "servers" / "tickets.py")]}
+    demo_db = home / "home" / "demo" / "demo.sqlite"
+    tickets = {
+        "command": sys.executable,
+        "args": [str(resources_dir() / "servers" / "tickets.py")],
+        "env": {"AEROSTUDIO_DEMO_DB": str(demo_db)},  # servers get nothing of our environment
+    }
     gateway = open_gateway()  # the data directory's, as the CLI processes below use
     gateway.workspaces.create("ops")
     gateway.workspaces.add_server("ops", "tickets", tickets)
@@ -312,7 +317,6 @@ def test_agent_turns_and_tool_calls_are_not_repeated_after_a_kill(home):
     assert second.returncode == 0, err
     run = _only_run(store)
     assert run["output"]["text"] == "All tidy."
-    demo_db = home / "home" / "demo" / "demo.sqlite"
     with sqlite3.connect(demo_db) as conn:
         made = conn.execute(
             "SELECT count(*) FROM tickets WHERE title = ?", ("agent crash test",)
@@ -377,3 +381,26 @@ def test_a_delegated_run_is_found_again_after_a_kill_not_started_twice(recorder,
     assert front["status"] == "succeeded", front["error"]
     assert front["output"]["status"] == 200
     assert dict(recorder.hits) == {"/delivered": 1}
+
+
+@pytest.mark.anyio
+async def test_run_finished_is_written_only_with_the_runs_status(home):
+    """A follower's flush or a batch never writes run_finished ahead of the status: only the
+    run's closing transaction does, with the status (`runs recover` once exited on a stored
+    run_finished while the run still read running)."""
+    from functools import partial
+
+    from engine.run.event_writer import EventWriter
+
+    store = RunStore(create_engine(f"sqlite:///{home / 'runs.sqlite'}"))
+    store.create_run("r1", "f", {}, {}, {})
+    writer = EventWriter(store, "r1", written=0)
+    writer.add({"type": "run_started", "run_id": "r1", "seq": 1})
+    writer.add({"type": "run_finished", "run_id": "r1", "seq": 2, "status": "succeeded"})
+    writer.write_now()
+    await writer.write()
+    assert [e["type"] for e in store.events("r1")] == ["run_started"]
+    assert (writer.written, store.run("r1")["status"]) == (1, "running")
+    await writer.write(partial(store.finish_run, "r1", "succeeded", {"ok": 1}, None))
+    assert [e["type"] for e in store.events("r1")] == ["run_started", "run_finished"]
+    assert (writer.written, store.run("r1")["status"]) == (2, "succeeded")

@@ -100,7 +100,17 @@ def cli(*args: str, db: str, fault: str | None = None) -> tuple[int, str]:
 
 
 def finish(store: RunStore, db: str) -> None:
-    """`runs recover`, then `runs resume` if the run waits for its review."""
+    """`runs recover`, the review approved beforehand unless the killed process had taken its
+    approval already (then `runs resume`, should the run still wait)."""
+    (row,) = store.list_runs()
+    with store.engine.connect() as connection:
+        messages = connection.execute(
+            sa.text("SELECT count(*) FROM aero_run_messages WHERE run_id = :id"),
+            {"id": row["run_id"]},
+        ).scalar()
+    if row["status"] == "running" and not messages:
+        approval = {"decision": "approve", "reviewer": "test", "comment": None}
+        store.post_message(row["run_id"], approval)
     code, said = cli("recover", db=db)
     assert code == 0, said
     (row,) = store.list_runs()
@@ -138,8 +148,6 @@ def test_a_kill_at_each_point_leaves_a_run_recovery_finishes_once(
     events = assert_once(store, recorder, repeats)
     # What the killed CLI printed, the store has, under the same numbers.
     assert printed == events[: len(printed)]
-    code, said = cli("recover", db=db)
-    assert (code, said.strip()) == (0, "no interrupted runs")
 
 
 def test_a_kill_in_recoverys_own_start_of_a_stranded_run(db, home, recorder):
