@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRect, QRectF, Qt, QTimer
 from PySide6.QtGui import (
-    QColor,
     QMouseEvent,
     QPainter,
     QPaintEvent,
+    QPalette,
     QPen,
     QPixmap,
     QResizeEvent,
@@ -24,7 +24,6 @@ from PySide6.QtWidgets import QFrame, QGraphicsView
 
 from studio.canvas.scene import FlowScene
 
-_VISIBLE_PEN = QPen(QColor("#f0f0f0"), 0)
 _MARGIN = 12
 _OPACITY = 0.6
 """How much of the minimap's picture covers the canvas under it: both stay readable."""
@@ -129,8 +128,11 @@ class Minimap(QGraphicsView):
         return picture
 
     def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:
-        painter.setPen(_VISIBLE_PEN)
-        painter.setBrush(QColor(255, 255, 255, 30))
+        # The theme's selection colour: white was invisible on the light canvas.
+        color = self.palette().color(QPalette.ColorRole.Highlight)
+        painter.setPen(QPen(color, 0))
+        color.setAlpha(40)
+        painter.setBrush(color)
         painter.drawRect(self.visible_rect())
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
