@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from engine.flow import Flow, Issue, Node
+from engine.flow.expressions import SCOPE_NAMES
 from engine.nodes import get_spec
 from studio.canvas.scene import FlowScene
 from studio.commands import edit_flow_command, edit_node_command
@@ -28,7 +29,8 @@ _FLOW_SCHEMA = Flow.model_json_schema()
 
 
 def reference_names(document: FlowDocument, node_id: str) -> list[str]:
-    """Names a template of `node_id` may use: input, run, vars set upstream, upstream nodes."""
+    """Names a template of `node_id` may use: input, run, error, vars set upstream, upstream
+    nodes."""
     analysis = document.analysis
     flow = document.flow
     digraph = analysis.graph.digraph
@@ -49,12 +51,14 @@ def reference_names(document: FlowDocument, node_id: str) -> list[str]:
         spec = get_spec(owner.type) if owner else None
         if owner is not None and spec is not None and owner.type == "loop" and node_id in members:
             variables.update(spec.variables_set(owner.config))
-    return [
-        "input.",
-        "run.",
+    specific = [
         *(f"vars.{name}" for name in sorted(variables)),
         *(f"nodes.{other}." for other in sorted(upstream)),
     ]
+    # Every name a run gives an expression, as itself where nothing more precise is known: a
+    # name not among them is a validation error at once (`trigger.name`), not a failed run.
+    given = {name.split(".", 1)[0] for name in specific}
+    return [*(f"{name}." for name in sorted(SCOPE_NAMES - given)), *specific]
 
 
 def _node_fields(node: Node) -> dict[str, Any]:

@@ -217,6 +217,18 @@ def test_completion_offers_upstream_nodes_only(window, qtbot):
     completer.popup().hide()
 
 
+def test_completion_offers_every_name_a_run_gives_an_expression(window, qtbot):
+    """input, run, error, and vars and nodes (as themselves while none is upstream): typing a
+    name outside them (`trigger.`) is offered nothing."""
+    from engine.flow.expressions import SCOPE_NAMES
+
+    names = select(window, qtbot, "start").context.completions.stringList()
+    assert names == ["error.", "input.", "nodes.", "run.", "vars."]
+    assert {n.split(".")[0] for n in names} == SCOPE_NAMES
+    names = select(window, qtbot, "extract").context.completions.stringList()
+    assert names == ["error.", "input.", "run.", "vars.", "nodes.screen.", "nodes.start."]
+
+
 def test_no_completion_outside_template_tags(window, qtbot):
     inspector = select(window, qtbot, "extract")
     edit = config_editor(inspector, "system").edit
