@@ -73,7 +73,7 @@ async def _recover_run(runtime: Any, run_id: str, as_json: bool, describe: Any) 
                     return 0 if event["status"] == "succeeded" else 1
                 if event["type"] in ("run_paused", "run_resumed") and event["kind"] != "timer":
                     waiting += 1 if event["type"] == "run_paused" else -1
-            if waiting > 0 and await _unanswered(runtime, run_id):
+            if waiting > 0 and await unanswered(runtime, run_id):
                 print(f"run {run_id}: waits for an answer (aerostudio runs resume {run_id} ...)")
                 return 0
     row = await asyncio.to_thread(runtime.store.run, run_id)
@@ -96,16 +96,16 @@ async def _started_here(runtime: Any, run_id: str) -> bool:
     return True
 
 
-async def _unanswered(runtime: Any, run_id: str) -> bool:
-    """Whether the paused run waits for an answer nobody has given: a wait of it found none
-    (and is not taking one now, before and after the look for one posted). A run that has just
-    taken its answer is about to go on: leaving it then would interrupt it mid-way."""
+async def unanswered(runtime: Any, run_id: str) -> bool:
+    """Whether the paused run waits for an answer nobody has given: none is posted, and, for a
+    run of this process, a wait of it found none (and is not taking one now). A run that has
+    just taken its answer is about to go on: leaving it then would interrupt it mid-way."""
     handle = runtime.handles.get(run_id)
     idle = getattr(handle.recorder, "idle", None) if handle is not None else None
-    if not idle:
+    if handle is not None and not idle:
         return False
     pending = await asyncio.to_thread(runtime.store.pending_messages, run_id)
-    return not pending and bool(idle)
+    return not pending and (handle is None or bool(idle))
 
 
 def _failure(runtime: Any, run_id: str) -> str | None:

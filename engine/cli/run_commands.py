@@ -181,6 +181,7 @@ async def _follow(runtime: Any, args: argparse.Namespace, seen: int, describe: A
     """Print the run's events until it finishes, or waits for an answer nobody has given yet.
     A run whose row is finished ends the follow even without a stored run_finished (a run
     ended by recovery), so this never waits for an event that cannot come."""
+    from engine.cli.recover import unanswered
     from engine.run.store import FINISHED
 
     waiting = 0
@@ -203,7 +204,7 @@ async def _follow(runtime: Any, args: argparse.Namespace, seen: int, describe: A
         if status in FINISHED:
             print(f"run {args.run_id} {status}", flush=True)
             return 0 if status == "succeeded" else 1
-        if waiting > 0 and not runtime.store.pending_messages(args.run_id):
+        if waiting > 0 and await unanswered(runtime, args.run_id):
             return 0
         await asyncio.sleep(0.1)
 

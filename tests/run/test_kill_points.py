@@ -78,6 +78,14 @@ def review_flow(home: Path, recorder: Recorder) -> Path:
     return path
 
 
+def straight_flow(home: Path, recorder: Recorder) -> Path:
+    """Two requests in a row: its output is the second's."""
+    path = home / "straight.flow.json"
+    nodes = [trigger(), _post("first", recorder.url + "/a"), _post("last", recorder.url + "/c")]
+    save(flow(nodes, [edge("start", "first"), edge("first", "last")]), path)
+    return path
+
+
 def killed_run(path: Path, db: str, fault: str) -> list[dict]:
     """`aerostudio run --json` (its review approved on stdin), killed at `fault`; the events it
     printed."""
@@ -243,11 +251,8 @@ def test_a_restarted_server_runs_a_run_stranded_at_its_creation(home, recorder):
     """`aerostudio serve` on the database after the kill starts the stranded run itself."""
     from tests.run.test_scaleout import Serve
 
-    path = home / "straight.flow.json"
-    nodes = [trigger(), _post("first", recorder.url + "/a"), _post("last", recorder.url + "/c")]
-    save(flow(nodes, [edge("start", "first"), edge("first", "last")]), path)
     db = f"sqlite:///{home / 'runs.sqlite'}"
-    assert killed_run(path, db, "after_run_row") == []
+    assert killed_run(straight_flow(home, recorder), db, "after_run_row") == []
     server = Serve(home / "home", db, "local")
     try:
         server.ready()
@@ -258,4 +263,29 @@ def test_a_restarted_server_runs_a_run_stranded_at_its_creation(home, recorder):
             time.sleep(0.05)
     finally:
         server.stop()
+    assert_once(store, recorder, {})
+
+
+@pytest.mark.parametrize("fault", ["after_run_row", "after_workflow_start"])
+def test_a_run_queued_on_postgresql_killed_at_its_creation_runs_once(
+    fault, postgres_url, home, recorder
+):
+    """`submit` (endpoints, webhooks, delegated runs) puts the run on the runs queue after its
+    row: killed on either side of that, the run is recovered and runs once."""
+    import os
+    import sys
+
+    command = ["-m", "tests.run.chaos_driver", postgres_url, str(straight_flow(home, recorder))]
+    driver = subprocess.run(
+        [sys.executable, *command, "0", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "AEROSTUDIO_FAULT": fault},
+    )
+    assert driver.returncode == -signal.SIGKILL, driver.stderr[-2000:]
+    store = RunStore(create_engine(postgres_url))
+    assert store.run("chaos0000")["status"] == "running"
+    code, said = cli("recover", db=postgres_url)
+    assert code == 0, said
     assert_once(store, recorder, {})
