@@ -2,7 +2,7 @@
 
 Geometry, pens and texts are computed once per item (shared per node type and theme), not per
 paint, so that thousands of nodes open and pan smoothly. Zoomed out, the scene stops painting
-items one by one: `Overview` draws every card and wire in a few batched calls.
+items one by one: `overview.Overview` draws every card and wire in a few batched calls.
 """
 
 from __future__ import annotations
@@ -402,41 +402,3 @@ class NoteItem(QGraphicsItem):
         painter.setPen(QColor("#3a3320"))
         painter.setFont(_SMALL_FONT)
         painter.drawText(rect.adjusted(8, 6, -8, -6), int(Qt.TextFlag.TextWordWrap), self.note.text)
-
-
-class Overview:
-    """Every card and wire of a zoomed-out scene, drawn in a few batched calls per frame.
-
-    Built from the items when first painted; the scene drops it when nodes move or are rebuilt.
-    """
-
-    def __init__(self, nodes: list[NodeItem], edges: list[EdgeItem]) -> None:
-        self.cards: dict[int, tuple[QColor, list[QRectF]]] = {}
-        for node in nodes:
-            rgb = node.color.rgb()
-            self.cards.setdefault(rgb, (node.color, []))[1].append(
-                node._body.translated(*node._anchor)
-            )
-        self.wires = [e.line for e in edges if e.handle != "error"]
-        self.error_wires = [e.line for e in edges if e.handle == "error"]
-
-    def paint(
-        self, painter: QPainter, colors: style.CanvasColors, selected: list[QGraphicsItem]
-    ) -> None:
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        for color, lines in ((colors.wire, self.wires), (style.ERROR_COLOR, self.error_wires)):
-            painter.setPen(QPen(color, 0))
-            painter.drawLines(lines)
-        painter.setPen(Qt.PenStyle.NoPen)
-        for color, rects in self.cards.values():
-            painter.setBrush(color)
-            painter.drawRects(rects)
-        painter.setPen(QPen(colors.selected, 0))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        for item in selected:
-            if isinstance(item, NodeItem):
-                painter.drawRect(item.body.translated(item.pos()))
-            elif isinstance(item, EdgeItem):
-                painter.drawLine(item.line)
-        painter.restore()

@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
 from engine.flow import Issue
 from studio.canvas import style
 from studio.canvas.connect import ConnectAction
-from studio.canvas.items import EdgeItem, NodeItem, NoteItem, Overview
+from studio.canvas.items import EdgeItem, NodeItem, NoteItem
+from studio.canvas.overview import Overview
 from studio.canvas.scopes import ScopeItem, paint_titles
 from studio.collector import paused_collection
 from studio.commands import move_nodes_command
@@ -167,7 +168,7 @@ class FlowScene(QGraphicsScene):
             return
         if self._overview is None:
             self._overview = Overview(list(self.node_items.values()), self.edge_items)
-        self._overview.paint(painter, self.colors, self.selectedItems())
+        self._overview.paint(painter, self.colors, self.selectedItems(), QRectF(rect))
 
     def _selection_changed(self) -> None:
         for edge in self._selected_edges:

@@ -28,12 +28,17 @@ WARNING_COLOR = QColor("#e0a030")
 LABEL_WIDTH = 150.0
 """Room for the label and the "type · id" line, right of the icon and left of the badge."""
 
-LOW_DETAIL = 0.45
-"""Below this zoom, nodes are drawn as plain coloured cards: text would be unreadable anyway."""
+LOW_DETAIL = 0.6
+"""Below this zoom a card's 10-point title would be under 8 pixels on screen: the scene's
+overview draws the cards instead, with their titles at a readable size while they fit."""
 
 READABLE = 0.7
-"""The least zoom a flow opens at: labels read at it. A flow too big to fit at it opens at its
-start, the rest a pan (or the minimap, or View ▸ Fit) away."""
+"""The zoom a flow too big to open whole opens at, at its start: every text of a card reads at
+it; the rest is a pan (or the minimap, or View ▸ Fit) away."""
+
+OPEN_WHOLE = 0.4
+"""The least zoom a flow opens whole at: there the overview still draws each card's title at a
+readable size (a dozen nodes side by side fit a laptop's canvas)."""
 
 
 GRID_SIZE = 32

@@ -90,13 +90,14 @@ class FlowView(QGraphicsView):
             self._apply_detail()
 
     def show_start(self) -> None:
-        """The view a flow opens with: all of it if it fits at a readable zoom; else, at that
-        zoom, its start: its leftmost card at the left edge, level with its triggers."""
+        """The view a flow opens with: all of it if it fits at a zoom where its cards' titles
+        read; else, at a readable zoom, its start: its leftmost card at the left edge, level
+        with its triggers."""
         rect = self._flow_rect()
         room = self.viewport().size()
         nodes = list(self.flow_scene.node_items.values())
         fits = not rect.isValid() or (
-            min(room.width() / rect.width(), room.height() / rect.height()) >= style.READABLE
+            min(room.width() / rect.width(), room.height() / rect.height()) >= style.OPEN_WHOLE
         )
         if fits or not nodes:
             self._fit(rect)
