@@ -39,7 +39,15 @@ def register(subparsers: Any) -> None:
     resume.add_argument("--json", action="store_true", help="print events as JSON lines")
     resume.set_defaults(handler=resume_run)
 
-    recover = verbs.add_parser("recover", help="go on with runs a crash or a kill interrupted")
+    recover = verbs.add_parser(
+        "recover",
+        help="go on with runs a crash or a kill interrupted",
+        description="Go on with the runs a crash or a kill interrupted, each to its end or to a "
+        "pause that waits for an answer; a run this process cannot make progress on is "
+        "reported and skipped, never waited for.",
+        epilog="Exit status: 0 every run recovered (succeeded, or waiting for an answer), 1 a run "
+        "ended otherwise, 3 a run was skipped (see docs/durability.md).",
+    )
     recover.add_argument("--json", action="store_true", help="print events as JSON lines")
     recover.set_defaults(handler=recover_runs)
 
