@@ -17,6 +17,11 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QVBoxLayout, QWidget
 
 _SHADE = QColor(0, 0, 0, 170)
+CANVAS_KEYS = [
+    ("Add a node at the mouse (quick add; type to filter, Enter adds)", "Tab"),
+    ("Add a node wired to a port: drag a wire to empty canvas", "Drag"),
+]
+"""Keys the canvas handles itself (no menu action carries them)."""
 _CARD_STYLE = (
     "QLabel { background: rgba(32, 33, 36, 235); color: #f0f0f0; border-radius: 10px;"
     " padding: 18px 26px; }"
@@ -58,6 +63,7 @@ def shortcuts(window: QMainWindow) -> list[tuple[str, list[tuple[str, str]]]]:
     ]
     if other:
         groups.append(("Other", other))
+    groups.append(("Canvas", list(CANVAS_KEYS)))
     return groups
 
 

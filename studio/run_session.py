@@ -171,6 +171,9 @@ class RunSession(QObject):
 
     def _selection_changed(self) -> None:
         node_id = self.selected_node()
+        inspector = self.window.findChild(QDockWidget, "Inspector")
+        if node_id is not None and inspector is not None and not self.panel.prompt.isVisible():
+            inspector.raise_()  # what was selected shows, unless a paused run asks something
         if self.scene is not None and node_id is not None:
             node = self.scene.document.flow.node_map.get(node_id)
             if node is not None and node.type == "trigger":

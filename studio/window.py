@@ -29,6 +29,7 @@ from studio.recent import RecentMenu
 from studio.remote import RemoteEntry
 from studio.run_session import RunSession
 from studio.start_page import StartPage
+from studio.text import plural
 from studio.workspaces import WorkspacesEntry
 
 FILE_FILTER = "Aerostudio flows (*.flow.json);;JSON files (*.json)"
@@ -142,9 +143,13 @@ class MainWindow(QMainWindow):
             view_menu,
             "Auto-&layout",
             QKeySequence("Ctrl+Shift+L"),
-            lambda: editing.auto_layout(self.scene),
+            self._auto_layout,
         )
         self.theme_actions = theme.add_menu(view_menu, self.theme, self.set_theme)
+        panels = view_menu.addMenu("&Panels")  # a closed dock comes back from here
+        panels.aboutToShow.connect(
+            lambda: (panels.clear(), panels.addActions(self.createPopupMenu().actions()))
+        )
         help_menu = self.menuBar().addMenu("&Help")
         self._action(
             help_menu,
@@ -191,6 +196,11 @@ class MainWindow(QMainWindow):
         self._refresh_title()
         self._show_issues(document.issues)
 
+    def _auto_layout(self) -> None:
+        """Edit ▸ Auto-layout, then the whole new layout in view."""
+        editing.auto_layout(self.scene)
+        self.view.fit()
+
     def _minimap_toggled(self) -> None:
         """View ▸ Minimap: shown while part of the flow is out of view, or never."""
         wanted = self.minimap_action.isChecked()
@@ -211,7 +221,9 @@ class MainWindow(QMainWindow):
     def _show_issues(self, issues: list) -> None:
         self.problems.show_issues(issues)
         errors = sum(i.severity == "error" for i in issues)
-        self.statusBar().showMessage(f"{errors} errors, {len(issues) - errors} warnings")
+        self.statusBar().showMessage(
+            f"{plural(errors, 'error')}, {plural(len(issues) - errors, 'warning')}"
+        )
 
     def show_node(self, node_id: str) -> None:
         item = self.scene.node_items.get(node_id)

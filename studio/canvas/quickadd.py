@@ -61,6 +61,9 @@ class QuickAdd(QFrame):
         self._specs = specs
         self.search.clear()
         self.filter("")
+        # As wide as the longest type name (with the scroll bar): none is cut.
+        width = self.list.sizeHintForColumn(0) + self.list.verticalScrollBar().sizeHint().width()
+        self.resize(max(240, width + 24), self.height())
         parent = self.parentWidget()
         x = max(0, min(at.x(), parent.width() - self.width()))
         y = max(0, min(at.y(), parent.height() - self.height()))

@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
 from engine.api.client import ApiClient
+from studio.text import plural
 from studio.workspaces.charts import BLUE, ORANGE, RED, TEAL, BarChart, ColumnChart, Series
 from studio.workspaces.tasks import StatusLine, Tasks
 from studio.workspaces.views import WorkspaceTab
@@ -138,8 +139,9 @@ class UsageTab(WorkspaceTab):
         )
         total = sum(s["calls"] for s in servers)
         errors = sum(_errors(s) for s in servers)
-        text = f"{total} calls, {errors} errors" + (f" ({errors / total:.0%})" if total else "")
-        text += f", {len(members)} members, {len(usage['tool'])} tools"
+        text = f"{plural(total, 'call')}, {plural(errors, 'error')}"
+        text += f" ({errors / total:.0%})" if total else ""
+        text += f", {plural(len(members), 'member')}, {plural(len(usage['tool']), 'tool')}"
         if len(calls) >= CALL_LIMIT:
             text += f" (calls over time: the newest {CALL_LIMIT})"
         self.totals.setText(text)

@@ -60,7 +60,7 @@ def test_a_new_node_with_missing_fields_shows_problems(window):
     }
     assert "config.invalid" in codes
     assert window.scene.node_items["mcp_tool"].issues
-    assert window.statusBar().currentMessage().startswith("1 errors")
+    assert window.statusBar().currentMessage().startswith("1 error, ")
 
 
 def test_moving_nodes_is_undoable(window):
@@ -106,3 +106,53 @@ def test_a_replaced_scene_is_destroyed_with_its_view_on_the_gui_thread(window, q
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     assert not shiboken6.isValid(old_view) and not shiboken6.isValid(old_scene)
     assert shiboken6.isValid(window.scene) and window.scene.parent() is window.view
+
+
+def test_view_panels_brings_a_closed_dock_back(window):
+    from PySide6.QtWidgets import QDockWidget
+
+    problems = window.findChild(QDockWidget, "Problems")
+    problems.close()
+    assert not problems.isVisible()
+    view_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    panels = next(a.menu() for a in view_menu.actions() if a.text() == "&Panels")
+    panels.aboutToShow.emit()
+    toggle = next(a for a in panels.actions() if a.text() == "Problems")
+    assert not toggle.isChecked()
+    toggle.trigger()
+    assert problems.isVisible()
+
+
+def test_selecting_a_node_raises_the_inspector_over_the_run_tab(window, qtbot):
+    from PySide6.QtWidgets import QDockWidget
+
+    inspector = window.findChild(QDockWidget, "Inspector")
+    window.runs.run_dock.raise_()
+    qtbot.waitUntil(lambda: window.runs.run_dock.visibleRegion().isEmpty() is False)
+    assert inspector.visibleRegion().isEmpty()
+    window.scene.select_nodes(["lookup"])
+    qtbot.waitUntil(lambda: not inspector.visibleRegion().isEmpty())
+
+
+def test_the_quick_add_popup_is_wide_enough_for_every_type_name(window):
+    view = window.view
+    view.open_quick_add(view.mapToScene(view.viewport().rect().center()))
+    popup = view.quick_add
+    names = popup.list
+    widest = max(names.visualItemRect(names.item(i)).width() for i in range(names.count()))
+    assert names.sizeHintForColumn(0) <= names.viewport().width() and widest > 0
+    popup.hide()
+
+
+def test_the_shortcuts_overlay_lists_the_canvas_quick_add(window):
+    assert ("Add a node at the mouse (quick add; type to filter, Enter adds)", "Tab") in (
+        window.shortcut_overlay.entries()
+    )
+
+
+def test_auto_layout_fits_the_new_layout_in_view(window):
+    view = window.view
+    view.zoom(3)
+    window._auto_layout()
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert all(shown.contains(i.sceneBoundingRect()) for i in window.scene.node_items.values())
