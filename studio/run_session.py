@@ -446,6 +446,8 @@ class RunSession(QObject):
             when, why = restart
             text += f" · restarted at {time.strftime('%H:%M', time.localtime(when))} ({why})"
             self.runtime_label.setToolTip(f"Why, and what the runtime said: {runtime_log()}")
+        if state == "stopped" and self.connection.restartable:
+            text = "Runtime: local (it starts with the next run)"
         if self.connection.port_notice and state == "connected":
             text += f" · {self.connection.port_notice}"
         self.runtime_label.setText(text)

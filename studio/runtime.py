@@ -99,6 +99,12 @@ class RuntimeConnection(QObject):
         return self._client if self._state == "connected" else None
 
     @property
+    def restartable(self) -> bool:
+        """Whether this is the local runtime (found or started, restarted if it dies), not a
+        given one (`use`)."""
+        return self._restartable
+
+    @property
     def owns_process(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

@@ -92,7 +92,10 @@ class StatusRingItem(_OverlayItem):
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
         if self.text:
             painter.setFont(_TEXT_FONT)
-            painter.setPen(QColor("#d8dbe0"))
+            node = self.parentItem()  # the theme's text colour (light grey vanished on light)
+            painter.setPen(
+                node.colors.dim_text if isinstance(node, NodeItem) else Qt.GlobalColor.gray
+            )
             shown = painter.fontMetrics().elidedText(
                 " ".join(self.text.split()), Qt.TextElideMode.ElideLeft, int(style.NODE_WIDTH)
             )

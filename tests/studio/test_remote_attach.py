@@ -125,7 +125,7 @@ def test_attach_step_continue_pause_and_answer_a_review_on_the_server(studio, tm
 
             studio.remote.actions["detach"].trigger()
             assert session.state is None
-            assert session.runtime_label.text() == "Runtime: stopped"
+            assert session.runtime_label.text() == "Runtime: local (it starts with the next run)"
             assert studio.document.flow.id == "ship"
 
     drive(scenario())
