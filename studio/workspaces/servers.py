@@ -185,6 +185,8 @@ class ServersTab(WorkspaceTab):
         self._filling = False
         if not servers:
             self.tools_note.setText("No servers yet: add one below")
+        elif self.list.currentItem() is None:  # not "No servers yet" right after adding one
+            self.tools_note.setText("Select a server to test its connection and list its tools")
 
     def add(self) -> None:
         if self.workspace is None:

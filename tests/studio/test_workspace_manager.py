@@ -160,6 +160,7 @@ def test_servers_are_added_tested_listed_with_annotations_and_switched(qtbot, st
             item = await add_server(qtbot, manager, "echo", command_line(str(ECHO)))
             tab = manager.servers
             assert [item.text(0), item.text(1)] == ["echo", "stdio"]
+            assert tab.tools_note.text().startswith("Select a server to test")  # not "No servers"
             tab.list.setCurrentItem(item)
             await until(lambda: "echo" in tool_rows(tab), "the echo server's tools")
             tools = tool_rows(tab)
