@@ -106,7 +106,8 @@ def test_compare_deploy_then_the_endpoint_answers_and_its_curl_example_copies(
             words = shlex.split(curl.replace("\\\n", " "))
             body = json.loads(words[words.index("-d") + 1])
             assert body == {"name": "text"}
-            headers = {"Authorization": f"Bearer {tokens['viewer']}"}
+            # Calling an endpoint with an API key runs the flow: a developer's (docs/security.md).
+            headers = {"Authorization": f"Bearer {tokens['developer']}"}
             async with httpx2.AsyncClient() as http:
                 answer = (await http.post(words[3], json=body, headers=headers)).json()
             assert answer["output"] == "hi text"
