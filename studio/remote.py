@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.api.client import RunDetail, RunSummary, save_token, saved_token
-from engine.flow import FlowLoadError, from_document
+from engine.flow import FlowLoadError, dumps, from_document
 from studio.document import FlowDocument
 from studio.runtime import RuntimeConnection
 from studio.workspaces.tasks import StatusLine, Tasks
@@ -294,7 +294,8 @@ class RemoteEntry(QObject):
             if self.attach_dialog is not None:
                 self.attach_dialog.status.warn(message)
             return
-        self.window.set_document(FlowDocument(flow))
+        if dumps(self.window.document.flow) != dumps(flow):  # the open file stays if it is it
+            self.window.set_document(FlowDocument(flow))
         session = self.window.runs
         self.server = url
         session.connection.use(url, token)

@@ -149,3 +149,27 @@ def test_a_viewer_sees_the_run_but_stepping_it_needs_a_developer(studio, tmp_pat
             assert session.state.status == "cancelled"
 
     drive(scenario())
+
+
+def test_attaching_to_a_run_of_the_open_file_keeps_the_file_open(studio, tmp_path):
+    """The run's flow is the file being edited: it stays open (its path, not modified),
+    instead of being replaced by an unsaved copy."""
+    from engine.flow import save
+    from studio.document import FlowDocument
+
+    path = tmp_path / "ship.flow.json"
+    save(SHIP, path)
+    document = FlowDocument.open(path)
+    studio.set_document(document)
+
+    async def scenario():
+        async with serving(studio, tmp_path) as (url, tokens, run_id):
+            dialog = attach(studio, url, tokens["developer"])
+            await until(lambda: dialog.runs.topLevelItemCount() == 1, "the server's runs")
+            QTest.mouseClick(dialog.attach_button, Qt.MouseButton.LeftButton)
+            await until(lambda: paused_at(studio, "a", "breakpoint"), "the remote breakpoint")
+            assert studio.document is document and document.path == path
+            assert not document.modified and "•" not in studio.windowTitle()
+            assert studio.runs.state.run_id == run_id
+
+    drive(scenario())
