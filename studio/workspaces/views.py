@@ -6,7 +6,7 @@ import datetime
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
 
 from studio.workspaces.tasks import StatusLine, Tasks, Work
@@ -24,13 +24,28 @@ def when(timestamp: float | None, never: str = "") -> str:
 
 
 def table(*headers: str) -> QTreeWidget:
-    """A flat list with columns, sortable rows of equal height."""
+    """A flat list with columns, sortable rows of equal height; once rows arrive, its columns
+    take their contents' width (dates were cut), the user's resizing free afterwards."""
     tree = QTreeWidget()
     tree.setHeaderLabels(list(headers))
     tree.setRootIsDecorated(False)
     tree.setUniformRowHeights(True)
     tree.setAlternatingRowColors(True)
+    tree.model().rowsInserted.connect(lambda *_: _fit_soon(tree))
     return tree
+
+
+def _fit_soon(tree: QTreeWidget) -> None:
+    """Fit the columns once the rows being added are all in (the next turn of the loop)."""
+    if not tree.property("fitting"):
+        tree.setProperty("fitting", True)
+        QTimer.singleShot(0, tree, lambda: _fit(tree))
+
+
+def _fit(tree: QTreeWidget) -> None:
+    tree.setProperty("fitting", False)
+    for column in range(tree.columnCount() - 1):  # the last one stretches
+        tree.resizeColumnToContents(column)
 
 
 def row(texts: list[str], key: Any = None) -> QTreeWidgetItem:
