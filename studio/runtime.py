@@ -184,7 +184,7 @@ class RuntimeConnection(QObject):
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                env=os.environ.copy(),
+                env=runtime_env(),
             )
         finally:
             log.close()
@@ -348,6 +348,18 @@ def _how(code: int) -> str:
             return f"signal {signal.Signals(-code).name}"
         return f"signal {-code}"
     return f"exit code {code}"
+
+
+def runtime_env() -> dict[str, str]:
+    """The local runtime's environment: the studio's, with the studio's own scripts first on
+    PATH, so a stdio server installed with it (`mcp-server-time`) starts even when the studio
+    was started without its virtual environment activated."""
+    env = os.environ.copy()
+    scripts = str(Path(sys.executable).parent)
+    paths = env.get("PATH", "").split(os.pathsep)
+    if scripts not in paths:
+        env["PATH"] = os.pathsep.join([scripts, *[p for p in paths if p]])
+    return env
 
 
 def configured_port() -> int:

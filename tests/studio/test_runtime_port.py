@@ -86,3 +86,27 @@ def test_a_port_in_use_starts_the_runtime_elsewhere_and_says_so(qtbot, monkeypat
         drive(scenario())
     finally:
         taken.close()
+
+
+def test_a_server_installed_with_the_studio_starts_without_its_venv_on_path(qtbot, monkeypatch):
+    """`mcp-server-time` as the README writes it: the studio's runtime finds it in the studio's
+    own environment though PATH lacks it (a studio started by its full path)."""
+    import sys
+    from pathlib import Path
+
+    assert (Path(sys.executable).parent / "mcp-server-time").exists()
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv(PORT_ENV, "0")
+    monkeypatch.setattr(MainWindow, "confirm_discard", lambda self: True)
+    window = open_window(qtbot, FlowDocument())
+    session = window.runs
+
+    async def scenario():
+        async with closing(session):
+            client = await session.connection.ensure()
+            slug = (await client.create_workspace("Clock"))["slug"]
+            await client.add_server(slug, "time", {"command": "mcp-server-time"})
+            tools = await client.tools(slug)
+            assert any(t["name"].startswith("time__") for t in tools), tools
+
+    drive(scenario())
