@@ -107,9 +107,9 @@ def cli(*args: str, db: str, fault: str | None = None) -> tuple[int, str]:
     return process.returncode, out + err
 
 
-def finish(store: RunStore, db: str) -> None:
-    """`runs recover`, the review approved beforehand unless the killed process had taken its
-    approval already (then `runs resume`, should the run still wait)."""
+def approve(store: RunStore) -> None:
+    """Answer the run's review beforehand, unless a message was posted already (the killed
+    process may have taken it)."""
     (row,) = store.list_runs()
     with store.engine.connect() as connection:
         messages = connection.execute(
@@ -119,6 +119,12 @@ def finish(store: RunStore, db: str) -> None:
     if row["status"] == "running" and not messages:
         approval = {"decision": "approve", "reviewer": "test", "comment": None}
         store.post_message(row["run_id"], approval)
+
+
+def finish(store: RunStore, db: str) -> None:
+    """`runs recover`, the review approved beforehand (then `runs resume`, should the run still
+    wait)."""
+    approve(store)
     code, said = cli("recover", db=db)
     assert code == 0, said
     (row,) = store.list_runs()
@@ -158,12 +164,17 @@ def test_a_kill_at_each_point_leaves_a_run_recovery_finishes_once(
     assert printed == events[: len(printed)]
 
 
-def test_a_kill_in_recoverys_own_start_of_a_stranded_run(db, home, recorder):
-    path = review_flow(home, recorder)
-    assert killed_run(path, db, "after_run_row") == []
-    code, said = cli("recover", db=db, fault="after_reconcile_start")
-    assert code == -signal.SIGKILL, said
+@pytest.mark.parametrize(
+    "fault", ["after_reconcile_start", "after_message_taken", "after_run_finished"]
+)
+def test_a_kill_during_recovery_leaves_a_run_the_next_finishes_once(fault, db, home, recorder):
+    """Recovery's own writes: it starts a stranded run, which takes its answer and finishes;
+    killed at each of these, the next recovery finishes the run once."""
+    assert killed_run(review_flow(home, recorder), db, "after_run_row") == []
     store = RunStore(create_engine(db))
+    approve(store)
+    code, said = cli("recover", db=db, fault=fault)
+    assert code == -signal.SIGKILL, said
     finish(store, db)
     assert_once(store, recorder, {})
 
