@@ -69,7 +69,7 @@ async def reconcile(runtime: DurableRuntime) -> Reconciled:
         elif workflow.status in ENDED:
             if await _fail(runtime, run_id, workflow):
                 done.failed.append(run_id)
-        elif why := _not_ours(runtime, workflow):
+        elif why := await _not_ours(runtime, workflow):
             done.elsewhere[run_id] = why
     for kind in ("started", "resumed", "failed"):
         if getattr(done, kind):
@@ -106,15 +106,18 @@ async def _creator_alive(runtime: DurableRuntime, row: dict[str, Any]) -> str | 
     return f"being started by executor '{creator}'" if alive else None
 
 
-def _not_ours(runtime: DurableRuntime, workflow: Any) -> str | None:
+async def _not_ours(runtime: DurableRuntime, workflow: Any) -> str | None:
     """Why a pending or queued workflow is not this process's to recover, or None."""
     from engine.run.durable import APPLICATION_VERSION
 
     if workflow.app_version != APPLICATION_VERSION:
         return f"started by another Aerostudio version ({workflow.app_version})"
-    if workflow.status == "PENDING" and workflow.executor_id != runtime.executor_id:
-        return f"run by executor '{workflow.executor_id}'"
-    return None
+    owner = workflow.executor_id
+    if workflow.status != "PENDING" or owner == runtime.executor_id:
+        return None
+    if await asyncio.to_thread(executor_alive, runtime.url, owner):
+        return f"run by executor '{owner}', a live process"
+    return f"left by executor '{owner}', which is not running: its restart recovers it"
 
 
 async def _fail(runtime: DurableRuntime, run_id: str, workflow: Any) -> bool:

@@ -300,3 +300,25 @@ def test_a_run_queued_on_postgresql_killed_at_its_creation_runs_once(
     code, said = cli("recover", db=postgres_url)
     assert code == 0, said
     assert_once(store, recorder, {})
+
+
+@pytest.mark.anyio
+async def test_recover_reports_a_run_of_another_executor_at_once(postgres_url, home, recorder):
+    """A run of executor A, alive or gone: `runs recover` (executor local) says whose it is and
+    exits 3 at once, instead of waiting for a run it cannot run."""
+    from engine.flow import load
+    from engine.run.durable import DurableRuntime
+
+    runtime = DurableRuntime(postgres_url, executor_id="A", poll_s=0.02)
+    runtime.launch()
+    try:
+        handle = await runtime.start(load(review_flow(home, recorder)), {})
+        await handle.events.wait_for(lambda e: e["type"] == "run_paused")
+        started = time.monotonic()
+        code, said = await asyncio.to_thread(cli, "recover", db=postgres_url)
+        assert code == 3 and "run by executor 'A', a live process" in said, said
+        assert time.monotonic() - started < 20
+    finally:
+        await runtime.aclose()
+    code, said = cli("recover", db=postgres_url)
+    assert code == 3 and "left by executor 'A', which is not running" in said, said
