@@ -29,6 +29,8 @@ from studio.workspaces.tasks import StatusLine, Tasks
 from studio.workspaces.views import KEY_ROLE, WorkspaceTab, row, selected_key, table
 
 SECRET_REFERENCE = re.compile(r"^\$\{secret:([A-Za-z_][A-Za-z0-9_]*)\}$")
+BUILTIN = "built-in"
+"""The kind shown for a built-in workspace's servers (come with Aerostudio, not editable)."""
 VALUES_HINT = "One per line: NAME=value, or NAME=${secret:SECRET_NAME} for a secret of the vault"
 
 
@@ -125,6 +127,7 @@ class ServersTab(WorkspaceTab):
     def __init__(self, tasks: Tasks, status: StatusLine) -> None:
         super().__init__(tasks, status)
         self._filling = False
+        self.builtin: set[str] = set()
         layout = QHBoxLayout(self)
         split = QSplitter(Qt.Orientation.Horizontal)
         layout.addWidget(split)
@@ -169,15 +172,20 @@ class ServersTab(WorkspaceTab):
         self.tools.clear()
         if self.workspace is not None:
             slug = self.workspace
-            self.load(lambda c: c.servers(slug), self._show_servers)
+            self.load(lambda c: servers_or_builtin(c, slug), self._show_servers)
 
     def _show_servers(self, servers: list[dict[str, Any]]) -> None:
         current = selected_key(self.list)
         self._filling = True
         self.list.clear()
+        self.builtin = {s["name"] for s in servers if s["kind"] == BUILTIN}
         for server in servers:
             item = row([server["name"], server["kind"], ""], server["name"])
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            if server["kind"] == BUILTIN:
+                item.setToolTip(0, "Comes with Aerostudio (the examples use its tools): fixed")
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable)
+            else:
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(2, _check(server["enabled"]))
             self.list.addTopLevelItem(item)
             if server["name"] == current:
@@ -275,7 +283,9 @@ class ServersTab(WorkspaceTab):
         for tool in answer["tools"]:
             item = row([tool["name"], annotation_text(tool), ""], tool["name"])
             item.setToolTip(0, tool["description"])
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            fixed = answer["server"] in self.builtin
+            checkable = Qt.ItemFlag.ItemIsUserCheckable
+            item.setFlags(item.flags() & ~checkable if fixed else item.flags() | checkable)
             item.setCheckState(2, _check(tool["enabled"]))
             self.tools.addTopLevelItem(item)
         self._filling = False
@@ -295,6 +305,16 @@ class ServersTab(WorkspaceTab):
             lambda c: c.set_server_enabled(slug, server, enabled, tool=tool),
             lambda _: self.status.say(f"Tool {tool} {'enabled' if enabled else 'disabled'}"),
         )
+
+
+async def servers_or_builtin(client: ApiClient, slug: str) -> list[dict[str, Any]]:
+    """A workspace's servers; for a built-in workspace (demo), which stores none, the servers
+    its tools come from, marked built-in (they were not listed at all)."""
+    servers = await client.servers(slug)
+    if servers:
+        return servers
+    names = sorted({t["name"].split("__", 1)[0] for t in await client.tools(slug)})
+    return [{"name": name, "kind": BUILTIN, "enabled": True} for name in names if name]
 
 
 def _check(on: bool) -> Qt.CheckState:

@@ -401,3 +401,24 @@ def test_a_late_answer_never_replaces_a_newer_one(qtbot, studio, tmp_path):
             assert shown == ["newer"]
 
     drive(scenario())
+
+
+def test_the_built_in_demo_workspace_lists_the_servers_its_tools_come_from(qtbot, studio, tmp_path):
+    async def scenario():
+        async with managing(studio, tmp_path) as (manager, _, _):
+            tab = manager.servers
+            manager.tabs.setCurrentWidget(tab)
+            manager.workspace.setCurrentIndex(manager.workspace.findData("demo"))
+            assert manager.workspace.currentText() == "demo (built-in)"
+            await until(lambda: tab.list.topLevelItemCount() == 3, "the demo servers")
+            assert row_texts(tab.list, 0) == ["errors", "orders", "tickets"]
+            assert set(row_texts(tab.list, 1)) == {"built-in"}
+            orders = tab.list.topLevelItem(1)
+            assert not orders.flags() & Qt.ItemFlag.ItemIsUserCheckable  # fixed
+            tab.list.setCurrentItem(orders)
+            await until(lambda: "get_order" in tool_rows(tab), "the orders server's tools")
+            assert tab.tools_note.text().startswith("orders: connected, ")
+            assert not tool_rows(tab)["get_order"].flags() & Qt.ItemFlag.ItemIsUserCheckable
+            await settled(manager)
+
+    drive(scenario())
