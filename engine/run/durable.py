@@ -212,6 +212,9 @@ class DurableRuntime:
             self.services.llm = None
         if self.services.tools is not None:
             await self.services.tools.aclose()
+        if self._reconciling is not None:  # the next launch reconciles what is left
+            self._reconciling.cancel()
+            await asyncio.gather(self._reconciling, return_exceptions=True)
         await self.watches.close()
         self.shutdown()
 
