@@ -322,3 +322,15 @@ async def test_recover_reports_a_run_of_another_executor_at_once(postgres_url, h
         await runtime.aclose()
     code, said = cli("recover", db=postgres_url)
     assert code == 3 and "left by executor 'A', which is not running" in said, said
+
+
+def test_run_json_prints_the_stored_events(home, recorder):
+    """`aerostudio run --json` prints the run's events as the store has them, every one, with
+    the store's numbers (as the API streams them)."""
+    db = f"sqlite:///{home / 'runs.sqlite'}"
+    process = _cli("run", str(straight_flow(home, recorder)), "--json", db=db)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    store = RunStore(create_engine(db))
+    (row,) = store.list_runs()
+    assert [json.loads(line) for line in out.splitlines()] == store.events(row["run_id"])
