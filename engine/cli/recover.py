@@ -18,6 +18,7 @@ from typing import Any
 
 SKIPPED = 3
 START_S = 30.0  # how long an interrupted run may take to start executing in this process
+LATER_S = 60.0  # a run whose next timer is due later than this is left paused
 
 
 async def recover(args: argparse.Namespace) -> int:
@@ -59,7 +60,7 @@ async def _recover_run(runtime: Any, run_id: str, as_json: bool, describe: Any) 
     if (failure := _failure(runtime, run_id)) is not None:
         print(f"run {run_id}: skipped, it failed to run here: {failure}")
         return SKIPPED
-    waiting = 0
+    waiting = timers = 0  # pauses for an answer; timers set
     async with contextlib.aclosing(runtime.follow(run_id, seen, beat_s=1)) as events:
         async for event in events:
             if event is None and (failure := _failure(runtime, run_id)) is not None:
@@ -71,8 +72,18 @@ async def _recover_run(runtime: Any, run_id: str, as_json: bool, describe: Any) 
                     print(line, flush=True)
                 if event["type"] == "run_finished":
                     return 0 if event["status"] == "succeeded" else 1
-                if event["type"] in ("run_paused", "run_resumed") and event["kind"] != "timer":
-                    waiting += 1 if event["type"] == "run_paused" else -1
+                if event["type"] in ("run_paused", "run_resumed"):
+                    step = 1 if event["type"] == "run_paused" else -1
+                    if event["kind"] == "timer":
+                        timers += step
+                    else:
+                        waiting += step
+            if timers > 0 and (due := await _due_later(runtime, run_id)):
+                print(
+                    f"run {run_id}: waits for a timer due {due}; the first recovery or runtime "
+                    "start after that fires it"
+                )
+                return 0
             if waiting > 0 and await unanswered(runtime, run_id):
                 print(f"run {run_id}: waits for an answer (aerostudio runs resume {run_id} ...)")
                 return 0
@@ -106,6 +117,22 @@ async def unanswered(runtime: Any, run_id: str) -> bool:
         return False
     pending = await asyncio.to_thread(runtime.store.pending_messages, run_id)
     return not pending and (handle is None or bool(idle))
+
+
+async def _due_later(runtime: Any, run_id: str) -> str | None:
+    """When the run's next timer is due, if that is more than LATER_S away (None otherwise):
+    recovery does not sit through a long timer."""
+    records = await asyncio.to_thread(runtime.store.records, run_id)
+    events = await asyncio.to_thread(runtime.store.events, run_id)
+    finished = {e["key"] for e in events if e["type"] == "node_finished"}
+    dues = [
+        float(record.output)
+        for key, record in records.items()
+        if key.endswith("#timer") and key.removesuffix("#timer") not in finished
+    ]
+    if not dues or min(dues) - time.time() <= LATER_S:
+        return None
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(min(dues)))
 
 
 def _failure(runtime: Any, run_id: str) -> str | None:

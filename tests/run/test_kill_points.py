@@ -334,3 +334,25 @@ def test_run_json_prints_the_stored_events(home, recorder):
     store = RunStore(create_engine(db))
     (row,) = store.list_runs()
     assert [json.loads(line) for line in out.splitlines()] == store.events(row["run_id"])
+
+
+def test_recover_does_not_sit_through_a_long_timer(home, recorder):
+    """A run killed while its hour-long timer runs: recover says when it is due and leaves it
+    paused, at once."""
+    path = home / "later.flow.json"
+    nodes = [
+        trigger(),
+        _post("first", recorder.url + "/a"),
+        node("later", "schedule_message", {"text": "reminder", "delay_s": 3600}),
+    ]
+    save(flow(nodes, [edge("start", "first"), edge("first", "later")]), path)
+    db = f"sqlite:///{home / 'runs.sqlite'}"
+    killed_run(path, db, "after_node_record:2")  # the timer's due time recorded
+    started = time.monotonic()
+    code, said = cli("recover", db=db)
+    assert code == 0 and "waits for a timer due" in said, said
+    assert time.monotonic() - started < 20
+    store = RunStore(create_engine(db))
+    (row,) = store.list_runs()
+    assert row["status"] == "running"
+    assert dict(recorder.hits) == {"/a": 1}
