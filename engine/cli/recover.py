@@ -1,10 +1,10 @@
 """`aerostudio runs recover`: carry on with the runs a crash or a kill interrupted.
 
-Each interrupted run is followed to its end, or to a pause that waits for an answer. Nothing is
-waited for forever: a run this process cannot make progress on (another live process or version
-runs it, it does not start here, its body fails) is reported and skipped, and the command exits
-with SKIPPED. Exit codes: 0 every run recovered (finished succeeded, or waiting for an answer),
-1 a run ended otherwise, 3 a run was skipped.
+Each interrupted run is followed to its end, to a pause that waits for an answer, or to a timer
+due more than LATER_S later (see docs/durability.md). Nothing is waited for forever: a run this
+process cannot make progress on (another live process or version runs it, it does not start
+here, its body fails) is reported and skipped. Exit codes: 0 every run recovered (succeeded, or
+left paused), 1 a run ended otherwise, SKIPPED (3) a run was skipped.
 """
 
 from __future__ import annotations

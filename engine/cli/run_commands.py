@@ -45,8 +45,8 @@ def register(subparsers: Any) -> None:
         description="Go on with the runs a crash or a kill interrupted, each to its end or to a "
         "pause that waits for an answer; a run this process cannot make progress on is "
         "reported and skipped, never waited for.",
-        epilog="Exit status: 0 every run recovered (succeeded, or waiting for an answer), 1 a run "
-        "ended otherwise, 3 a run was skipped (see docs/durability.md).",
+        epilog="Exit status: 0 every run recovered (succeeded, or left paused for an answer or "
+        "a timer), 1 a run ended otherwise, 3 a run was skipped (see docs/durability.md).",
     )
     recover.add_argument("--json", action="store_true", help="print events as JSON lines")
     recover.set_defaults(handler=recover_runs)
