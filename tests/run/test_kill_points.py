@@ -212,11 +212,10 @@ async def test_a_finished_run_replayed_is_left_as_it_was(db, home, recorder):
     assert dict(recorder.hits) == {"/a": 1, "/c": 1}
 
 
-def test_recover_skips_a_run_it_cannot_run_and_the_next_marks_it_failed(home, recorder):
+def test_recover_skips_a_run_it_cannot_run_and_the_next_marks_it_failed(db, home, recorder):
     """A stranded run whose flow no longer loads: recover reports it and exits 3 at once (it
     does not wait for it); the next recover finds its workflow ended in error and marks the run
     failed, with one run_finished (killed right after that write, it is not written twice)."""
-    db = f"sqlite:///{home / 'runs.sqlite'}"
     killed_run(review_flow(home, recorder), db, "after_run_row")
     engine = create_engine(db)
     with engine.begin() as connection:
