@@ -46,6 +46,7 @@ async def tools(tmp_path, monkeypatch):
             "tickets": {
                 "command": sys.executable,
                 "args": [str(resources_dir() / "servers" / "tickets.py")],
+                "env": {"AEROSTUDIO_DEMO_DB": str(tmp_path / "demo.sqlite")},
             },
         }
     }
