@@ -9,10 +9,14 @@ and none may start.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
-from typing import NamedTuple
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -22,12 +26,71 @@ DATABASES = ["sqlite", "postgresql"]
 
 
 class Served(NamedTuple):
+    """A running `aerostudio serve`: its address, its first admin's token, its process and its
+    data folder."""
+
     url: str
-    token: str  # the first admin's
+    token: str
+    process: subprocess.Popen[str]
+    home: Path
 
     @property
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+
+def serve_env(home: Path, **extra: str) -> dict[str, str]:
+    """Our environment, with `home` as the data folder, no keyring, and `extra` on top."""
+    return {
+        **os.environ,
+        "AEROSTUDIO_HOME": str(home),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        **extra,
+    }
+
+
+def start_serve(
+    home: Path, *args: str, token: str = "", stderr: Path | None = None, **env: str
+) -> Served:
+    """`aerostudio serve ARGS` on a free port of loopback, with `home` as its data folder, these
+    environment variables and its stderr into `stderr` (else ours); `token` is the first admin's
+    when the database already has one (a first start prints it)."""
+    with open(stderr, "w") if stderr else nullcontext(None) as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "engine", "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=sink,
+            env=serve_env(home, **env),
+            text=True,
+        )
+    assert process.stdout is not None
+    printed = [process.stdout.readline().strip()]
+    if printed[0].startswith("admin token: "):  # the first start only
+        token = printed[0].removeprefix("admin token: ")
+        printed.append(process.stdout.readline().strip())
+    url = printed[-1].removeprefix("aerostudio serve at ")
+    if not (token.startswith("aero_") and url.startswith("http://")):
+        process.kill()
+        raise AssertionError(f"aerostudio serve did not start: {printed}")
+    return Served(url, token, process, home)
+
+
+def stop_serve(served: Served, within_s: float = 30) -> float:
+    """SIGTERM, and the seconds until the process exited cleanly."""
+    began = time.monotonic()
+    served.process.send_signal(signal.SIGTERM)
+    assert served.process.wait(within_s) == 0
+    return time.monotonic() - began
+
+
+@contextmanager
+def serving(home: Path, *args: str, **options: Any) -> Iterator[Served]:
+    """`start_serve`, stopped cleanly when the block ends."""
+    served = start_serve(home, *args, **options)
+    try:
+        yield served
+    finally:
+        stop_serve(served)
 
 
 @pytest.fixture(scope="module", params=DATABASES)
@@ -41,24 +104,5 @@ def served(
     db = []
     if request.param == "postgresql":
         db = ["--db", new_database(request.getfixturevalue("postgres_server"))]
-    env = {
-        **os.environ,
-        "AEROSTUDIO_HOME": str(home),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        "PATH": str(empty),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engine", "serve", "--port", "0", *db],
-        stdout=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    assert process.stdout is not None
-    token = process.stdout.readline().strip().removeprefix("admin token: ")
-    url = process.stdout.readline().strip().removeprefix("aerostudio serve at ")
-    try:
-        assert token.startswith("aero_") and url.startswith("http://"), (token, url)
-        yield Served(url, token)
-    finally:
-        process.terminate()
-        assert process.wait(30) == 0
+    with serving(home, *db, PATH=str(empty)) as running:
+        yield running

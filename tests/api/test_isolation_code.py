@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import httpx2
 import pytest
 
 from engine.run.isolation import sandbox_problem
+from tests.api.served import Served, serving
 from tests.flow.builders import document, edge, node, trigger
 from tests.run.test_sandbox import CHILD_CONNECT, SURVIVORS, _cgroup_here, _none_alive
 
@@ -28,48 +27,18 @@ pytestmark = [
 PLANTED = "planted-env-4c1d"
 
 
-class Server(NamedTuple):
-    url: str
-    token: str
-    home: Path
-
-    @property
-    def admin(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`aerostudio serve` on SQLite in a private data folder, with a bare PATH (as servers have
     it) and a planted variable that no code may see."""
     home = tmp_path_factory.mktemp("isolation")
     empty = home / "no-commands"
     empty.mkdir()
-    env = {
-        **os.environ,
-        "AEROSTUDIO_HOME": str(home),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        "PATH": str(empty),
-        "AEROSTUDIO_TEST_PLANTED": PLANTED,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engine", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    assert process.stdout is not None
-    token = process.stdout.readline().strip().removeprefix("admin token: ")
-    url = process.stdout.readline().strip().removeprefix("aerostudio serve at ")
-    try:
-        assert token.startswith("aero_") and url.startswith("http://"), (token, url)
-        yield Server(url, token, home)
-    finally:
-        process.terminate()
-        assert process.wait(30) == 0
+    with serving(home, PATH=str(empty), AEROSTUDIO_TEST_PLANTED=PLANTED) as served:
+        yield served
 
 
-def _run(server: Server, code: str, payload: Any, **config: Any) -> dict[str, Any]:
+def _run(server: Served, code: str, payload: Any, **config: Any) -> dict[str, Any]:
     """Run a one-code_block flow on the server and wait for it to end; its details."""
     block = node("attack", "code_block", {"code": code, "timeout_s": 20, **config})
     flow = document([trigger(), block], [edge("start", "attack")])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ from typing import Any, NamedTuple
 import httpx2
 import pytest
 
-from tests.api.served import Served
+from tests.api.served import Served, serve_env, serving
 from tests.flow.builders import document, edge, end, node, trigger
 
 pytestmark = pytest.mark.timeout(180)
@@ -75,38 +74,19 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def served_open(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, Path]]:
+def served_open(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`aerostudio serve --allow-stdio-servers` on SQLite, with our whole environment (so that
     a server started by it could see it, were it passed on)."""
     home = tmp_path_factory.mktemp("isolation")
-    env = {
-        **os.environ,
-        "AEROSTUDIO_HOME": str(home),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        "AEROSTUDIO_PARENT_ONLY": "the parent's own variable",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engine", "serve", "--port", "0", "--allow-stdio-servers"],
-        stdout=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    assert process.stdout is not None
-    token = process.stdout.readline().strip().removeprefix("admin token: ")
-    url = process.stdout.readline().strip().removeprefix("aerostudio serve at ")
-    try:
-        assert token.startswith("aero_") and url.startswith("http://"), (token, url)
-        yield Served(url, token), home
-    finally:
-        process.terminate()
-        assert process.wait(30) == 0
+    extra = {"AEROSTUDIO_PARENT_ONLY": "the parent's own variable"}
+    with serving(home, "--allow-stdio-servers", **extra) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
-def server(served_open: tuple[Served, Path]) -> Server:
+def server(served_open: Served) -> Server:
     """Workspaces alpha and beta, each with a secret API_KEY and the leaky server (given a
     variable of its own and no secret), a developer of alpha and a viewer of both."""
-    served_open, home = served_open
     with httpx2.Client(base_url=served_open.url, headers=served_open.admin, timeout=60) as http:
         for slug, value in SECRETS.items():
             assert http.post("/api/workspaces", json={"name": slug}).json()["slug"] == slug
@@ -125,7 +105,8 @@ def server(served_open: tuple[Served, Path]) -> Server:
             assert made.status_code == 201, made.text
             assert made.json()["workspaces"] == workspaces
             tokens[role] = _bearer(made.json()["token"])
-    return Server(served_open.url, served_open.admin, tokens["developer"], tokens["viewer"], home)
+    developer, viewer = tokens["developer"], tokens["viewer"]
+    return Server(served_open.url, served_open.admin, developer, viewer, served_open.home)
 
 
 def _client(server: Server, headers: dict[str, str] | None = None) -> httpx2.Client:
@@ -360,13 +341,8 @@ def test_a_member_sees_only_its_workspaces_runs(server: Server) -> None:
 
 def _member_token(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`aerostudio member-token ARGS` on the server's host (its data folder)."""
-    env = {
-        **os.environ,
-        "AEROSTUDIO_HOME": str(home),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-    }
     command = [sys.executable, "-m", "engine", "member-token", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(command, env=serve_env(home), capture_output=True, text=True, timeout=60)
 
 
 def test_the_member_cli_gives_a_token_in_the_workspaces_named(server: Server) -> None:

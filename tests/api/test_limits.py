@@ -7,83 +7,36 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import select
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import httpx2
 import pytest
 
 from engine.flow import to_document
+from tests.api.served import Served, start_serve, stop_serve
 from tests.flow.builders import edge, end, flow, node, trigger
 
 pytestmark = pytest.mark.timeout(180)
 MIB = 1024 * 1024
 
 
-class Serve(NamedTuple):
-    process: subprocess.Popen[str]
-    url: str
-    token: str
-    home: Path
-
-    @property
-    def admin(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-def start_serve(home: Path, token: str = "", **env: str) -> Serve:
-    """`aerostudio serve` on SQLite in `home`, with these environment variables; `token` is
-    the first admin's, when the database has one."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engine", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        env={
-            **os.environ,
-            "AEROSTUDIO_HOME": str(home),
-            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-            **env,
-        },
-        text=True,
-    )
-    assert process.stdout is not None
-    printed = [process.stdout.readline().strip()]
-    if printed[0].startswith("admin token: "):  # the first start only
-        printed.append(process.stdout.readline().strip())
-    token = printed[0].removeprefix("admin token: ") if len(printed) == 2 else token
-    url = printed[-1].removeprefix("aerostudio serve at ")
-    assert token.startswith("aero_") and url.startswith("http://"), printed
-    return Serve(process, url, token, home)
-
-
-def stop(serve: Serve, within_s: float = 30) -> float:
-    """SIGTERM, and the seconds until the process exited cleanly."""
-    began = time.monotonic()
-    serve.process.send_signal(signal.SIGTERM)
-    assert serve.process.wait(within_s) == 0
-    return time.monotonic() - began
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     serve = start_serve(tmp_path_factory.mktemp("limits"))
     try:
         yield serve
     finally:
         if serve.process.poll() is None:
-            stop(serve)
+            stop_serve(serve)
 
 
 @pytest.fixture
-def http(served: Serve) -> Iterator[httpx2.Client]:
+def http(served: Served) -> Iterator[httpx2.Client]:
     with httpx2.Client(base_url=served.url, headers=served.admin, timeout=60) as client:
         yield client
 
@@ -218,7 +171,7 @@ def test_bad_api_keys_on_an_endpoint_get_429_while_a_good_key_still_works(tmp_pa
             assert http.post("/api/run/keyed", json={}).json()["output"] == "ok"
             assert http.get("/api/runs", headers=bad).status_code == 429  # one count per address
     finally:
-        stop(serve)
+        stop_serve(serve)
 
 
 def test_endpoint_input_that_does_not_fit_its_schema_gets_422_and_no_run(served, http):
@@ -255,14 +208,14 @@ def test_serve_stops_within_its_grace_period_with_a_follower_attached(tmp_path):
                     if line.startswith("data:"):
                         seen.append(json.loads(line[5:]))
                         if seen[-1]["type"] == "run_paused":
-                            took = stop(serve, within_s=15)
+                            took = stop_serve(serve, within_s=15)
                     # the stream ends without an error when the server stops
     finally:
         if serve.process.poll() is None:
             serve.process.kill()
     assert seen[-1]["type"] == "run_paused"
     assert took < 3 + 5, took
-    again = start_serve(tmp_path, serve.token, AEROSTUDIO_SHUTDOWN_GRACE_S="3")
+    again = start_serve(tmp_path, token=serve.token, AEROSTUDIO_SHUTDOWN_GRACE_S="3")
     try:
         with httpx2.Client(base_url=again.url, headers=again.admin, timeout=60) as http:
             resumed = {"Last-Event-ID": str(seen[-1]["seq"])}
@@ -272,7 +225,7 @@ def test_serve_stops_within_its_grace_period_with_a_follower_attached(tmp_path):
         assert later[0]["seq"] == seen[-1]["seq"] + 1
         assert (later[-1]["type"], later[-1]["output"]) == ("run_finished", "shipped")
     finally:
-        stop(again)
+        stop_serve(again)
 
 
 def test_a_flow_anyone_can_start_is_deployed_only_when_confirmed(served, http):

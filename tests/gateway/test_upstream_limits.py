@@ -18,6 +18,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.api.served import serve_env, serving
 from tests.gateway.conftest import HERE
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(240)]
@@ -33,7 +34,7 @@ def anyio_backend():
 def _cli(home: Path, *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "engine", *args],
-        env=_env(home),
+        env=serve_env(home),
         capture_output=True,
         text=True,
         timeout=120,
@@ -42,15 +43,7 @@ def _cli(home: Path, *args: str) -> str:
     return done.stdout
 
 
-def _env(home: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "AEROSTUDIO_HOME": str(home),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-    }
-
-
-class Served(NamedTuple):
+class Gateway(NamedTuple):
     process: subprocess.Popen[str]
     url: str
     home: Path
@@ -59,7 +52,7 @@ class Served(NamedTuple):
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """Workspaces `flood` and `loud` with the flooding server, `calm` with the echo server."""
     home = tmp_path_factory.mktemp("upstream-limits")
     tokens = {}
@@ -76,22 +69,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         )
         tokens[workspace] = made.split()[-1]
     stderr = home / "serve.stderr"
-    with stderr.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "engine", "serve", "--port", "0"],
-            env=_env(home),
-            stdout=subprocess.PIPE,
-            stderr=sink,
-            text=True,
-        )
-    assert process.stdout is not None
-    process.stdout.readline()  # the admin token
-    url = process.stdout.readline().strip().removeprefix("aerostudio serve at ")
-    try:
-        yield Served(process, url, home, stderr, tokens)
-    finally:
-        process.terminate()
-        assert process.wait(30) == 0
+    with serving(home, stderr=stderr) as running:
+        yield Gateway(running.process, running.url, home, stderr, tokens)
 
 
 def _rss(pid: int) -> int:
@@ -106,7 +85,7 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _client(served: Served, workspace: str, http: httpx2.AsyncClient) -> Client:
+def _client(served: Gateway, workspace: str, http: httpx2.AsyncClient) -> Client:
     http.headers["Authorization"] = f"Bearer {served.tokens[workspace]}"
     return Client(streamable_http_client(f"{served.url}/ws/{workspace}/mcp", http_client=http))
 

@@ -6,7 +6,6 @@ it by reference still sends the real value. The data folder is private (0700, fi
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import httpx2
 import pytest
 
 from engine.redaction import MARKER
+from tests.api.served import serve_env, serving
 from tests.flow.builders import document, edge, end, node, trigger
 from tests.planted import NAME, PLANTED, assert_clean, leaks
 
@@ -58,18 +58,10 @@ def echo() -> Iterator[EchoHeaders]:
     server.server.shutdown()
 
 
-def _env(home: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "AEROSTUDIO_HOME": str(home),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-    }
-
-
 def _cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         [sys.executable, "-m", "engine", *args],
-        env=_env(home),
+        env=serve_env(home),
         input=stdin,
         capture_output=True,
         text=True,
@@ -166,42 +158,22 @@ def test_run_json_the_store_and_the_call_log_hold_no_secret(home, echo, tmp_path
     _check_private(home)
 
 
-def _serve(home: Path, log: Path | None = None) -> tuple[subprocess.Popen[str], str, str]:
-    """`aerostudio serve` on loopback (its stderr into `log`): the process, its URL and the
-    first admin's token."""
-    with open(log or os.devnull, "w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "engine", "serve", "--port", "0"],
-            env=_env(home),
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-    assert process.stdout is not None
-    token = process.stdout.readline().strip().removeprefix("admin token: ")
-    url = process.stdout.readline().strip().removeprefix("aerostudio serve at ")
-    assert token.startswith("aero_") and url.startswith("http://"), (token, url)
-    return process, url, token
-
-
 def test_the_api_stream_and_run_detail_hold_no_secret(home, echo):
-    process, url, token = _serve(home)
-    try:
-        with httpx2.Client(base_url=url, timeout=httpx2.Timeout(120)) as http:
-            auth = {"Authorization": f"Bearer {token}"}
-            started = http.post("/api/runs", json={"flow": _flow(echo.url)}, headers=auth)
-            assert started.status_code == 201, started.text
-            run_id = started.json()["run_id"]
-            stream = http.get(f"/api/runs/{run_id}/events", headers=auth).text
-            events = [json.loads(line[5:]) for line in stream.splitlines() if line[:5] == "data:"]
-            assert events[-1]["type"] == "run_finished"
-            _check_events(events, "the API's event stream")
-            detail = http.get(f"/api/runs/{run_id}", headers=auth).text
-            assert_clean(detail, "GET /api/runs/{id}")
-            assert MARKER in detail
-    finally:
-        process.terminate()
-        assert process.wait(30) == 0
+    with (
+        serving(home) as served,
+        httpx2.Client(base_url=served.url, timeout=httpx2.Timeout(120)) as http,
+    ):
+        auth = served.admin
+        started = http.post("/api/runs", json={"flow": _flow(echo.url)}, headers=auth)
+        assert started.status_code == 201, started.text
+        run_id = started.json()["run_id"]
+        stream = http.get(f"/api/runs/{run_id}/events", headers=auth).text
+        events = [json.loads(line[5:]) for line in stream.splitlines() if line[:5] == "data:"]
+        assert events[-1]["type"] == "run_finished"
+        _check_events(events, "the API's event stream")
+        detail = http.get(f"/api/runs/{run_id}", headers=auth).text
+        assert_clean(detail, "GET /api/runs/{id}")
+        assert MARKER in detail
     assert [h.get("X-Token") for h in echo.received] == [PLANTED]
     assert not list(leaks(home))
     _check_private(home)
