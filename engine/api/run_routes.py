@@ -8,7 +8,6 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -20,7 +19,7 @@ from engine.gateway.tokens import Member
 from engine.run.debug import DebugRefused
 from engine.run.durable import DurableRuntime
 from engine.run.events import node_table
-from engine.run.store import FINISHED, RunStore, runs
+from engine.run.store import FINISHED
 
 
 async def event_stream(runtime: DurableRuntime, run_id: str, after: int) -> AsyncIterator[str]:
@@ -32,37 +31,6 @@ async def event_stream(runtime: DurableRuntime, run_id: str, after: int) -> Asyn
         else:
             data = json.dumps(event, default=str)
             yield f"id: {event['seq']}\nevent: {event['type']}\ndata: {data}\n\n"
-
-
-def flow_workspace(flow_text: str) -> str | None:
-    """The workspace of a run's stored flow document."""
-    workspace = json.loads(flow_text).get("workspace")
-    return str(workspace) if workspace else None
-
-
-def visible_runs(
-    store: RunStore, member: Member, limit: int, flow_id: str | None
-) -> list[dict[str, Any]]:
-    """The newest runs the member may see: all for an admin, else those of flows in no
-    workspace or in one of the member's (read page by page, newest first)."""
-    if member.workspaces is None:
-        return store.list_runs(limit, flow_id)
-    columns = [runs.c.run_id, runs.c.flow_id, runs.c.status, runs.c.created_at, runs.c.updated_at]
-    query = sa.select(*columns, runs.c.flow).order_by(runs.c.created_at.desc(), runs.c.run_id)
-    if flow_id:
-        query = query.where(runs.c.flow_id == flow_id)
-    found: list[dict[str, Any]] = []
-    offset, page = 0, max(limit, 100)
-    with store.engine.connect() as db:
-        while len(found) < limit:
-            rows = db.execute(query.offset(offset).limit(page)).mappings().all()
-            for row in rows:
-                if member.may_use(flow_workspace(row["flow"])):
-                    found.append({c.name: row[c.name] for c in columns})
-            if len(rows) < page:
-                break
-            offset += page
-    return found[:limit]
 
 
 class RunRoutes:
@@ -152,11 +120,10 @@ class RunRoutes:
         """
         limit = whole_number(request.query_params.get("limit"), "limit", 50, high=500)
         found = await asyncio.to_thread(
-            visible_runs,
-            self.runtime.store,
-            caller(request),
+            self.runtime.store.list_runs,
             limit,
             request.query_params.get("flow_id"),
+            caller(request).workspaces,
         )
         return JSONResponse({"runs": found})
 

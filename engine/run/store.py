@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,8 @@ runs = sa.Table(
     sa.Column("run_id", sa.String(64), primary_key=True),
     sa.Column("flow_id", sa.String(64), nullable=False, index=True),
     sa.Column("flow", sa.Text, nullable=False),
+    # The flow's workspace (None: in no workspace), so lists can be scoped to a member's.
+    sa.Column("workspace", sa.String(64), index=True),
     sa.Column("input", sa.Text, nullable=False),
     sa.Column("options", sa.Text, nullable=False, default="{}"),
     sa.Column("status", sa.String(16), nullable=False),
@@ -112,7 +114,7 @@ def _dumps(value: Any) -> str:
 
 def _add_new_columns(db: sa.Connection) -> None:
     """Upgrade a database made by an older Aerostudio: add the columns its tables lack (columns
-    added later are nullable, so existing rows need no value)."""
+    added later are nullable; a run's workspace is filled in from its stored flow)."""
     inspector = sa.inspect(db)
     for table in metadata.sorted_tables:
         present = {column["name"] for column in inspector.get_columns(table.name)}
@@ -120,6 +122,18 @@ def _add_new_columns(db: sa.Connection) -> None:
             if column.name not in present:
                 ddl = sa.schema.CreateColumn(column).compile(dialect=db.dialect)
                 db.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+                for index in table.indexes:
+                    if column.name in index.columns:
+                        index.create(db, checkfirst=True)
+                if column is runs.c.workspace:
+                    _fill_workspaces(db)
+
+
+def _fill_workspaces(db: sa.Connection) -> None:
+    for run_id, flow in db.execute(sa.select(runs.c.run_id, runs.c.flow)).all():
+        workspace = json.loads(flow).get("workspace")
+        if workspace:
+            db.execute(runs.update().where(runs.c.run_id == run_id).values(workspace=workspace))
 
 
 class RunStore:
@@ -141,6 +155,7 @@ class RunStore:
                     run_id=run_id,
                     flow_id=flow_id,
                     flow=_dumps(flow),
+                    workspace=flow.get("workspace") or None,
                     input=_dumps(payload),
                     options=_dumps(options),
                     status="running",
@@ -160,7 +175,14 @@ class RunStore:
             run[column] = json.loads(run[column]) if run[column] is not None else None
         return run
 
-    def list_runs(self, limit: int = 50, flow_id: str | None = None) -> list[dict[str, Any]]:
+    def list_runs(
+        self,
+        limit: int = 50,
+        flow_id: str | None = None,
+        workspaces: Collection[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The newest runs, of one flow if `flow_id`; with `workspaces`, only runs of flows in
+        one of them or in none (None: every run)."""
         query = (
             sa.select(
                 runs.c.run_id, runs.c.flow_id, runs.c.status, runs.c.created_at, runs.c.updated_at
@@ -170,6 +192,9 @@ class RunStore:
         )
         if flow_id:
             query = query.where(runs.c.flow_id == flow_id)
+        if workspaces is not None:
+            scope = runs.c.workspace.is_(None) | runs.c.workspace.in_(sorted(workspaces))
+            query = query.where(scope)
         with self.engine.connect() as db:
             return [dict(row) for row in db.execute(query).mappings()]
 
