@@ -8,8 +8,11 @@ hold it. Failure messages name where a form was found, never the value itself.
 from __future__ import annotations
 
 import base64
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+
+from tests.api.served import aerostudio
 
 PLANTED = "PlantedSecret-7Hq2+vX/9kLmTw"
 NAME = "API_TOKEN"
@@ -53,3 +56,12 @@ def leaks(root: Path) -> Iterator[tuple[Path, list[str]]]:
         found = found_in(data)
         if found:
             yield path, found
+
+
+def clean_cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`aerostudio ARGS` (see tests.api.served.aerostudio), whose output must hold no form of
+    PLANTED, and which must succeed."""
+    done = aerostudio(home, *args, stdin=stdin, check=False)
+    assert_clean(done.stdout + done.stderr, f"the output of aerostudio {args[0]}")
+    assert done.returncode == 0, (args, done.stderr[-2000:])
+    return done

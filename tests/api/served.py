@@ -49,6 +49,23 @@ def serve_env(home: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def aerostudio(
+    home: Path, *args: str, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`aerostudio ARGS` on the host of the server whose data folder is `home` (with `check`,
+    it must succeed)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "engine", *args],
+        env=serve_env(home),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert not check or done.returncode == 0, (args, done.stderr[-2000:])
+    return done
+
+
 def start_serve(
     home: Path, *args: str, token: str = "", stderr: Path | None = None, **env: str
 ) -> Served:

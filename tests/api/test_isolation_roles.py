@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import httpx2
 import pytest
 
-from tests.api.served import Served, serve_env, serving
+from tests.api.served import Served, aerostudio, serving
 from tests.flow.builders import document, edge, end, node, trigger
 
 pytestmark = pytest.mark.timeout(180)
@@ -341,8 +341,7 @@ def test_a_member_sees_only_its_workspaces_runs(server: Server) -> None:
 
 def _member_token(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`aerostudio member-token ARGS` on the server's host (its data folder)."""
-    command = [sys.executable, "-m", "engine", "member-token", *args]
-    return subprocess.run(command, env=serve_env(home), capture_output=True, text=True, timeout=60)
+    return aerostudio(home, "member-token", *args, check=False)
 
 
 def test_the_member_cli_gives_a_token_in_the_workspaces_named(server: Server) -> None:

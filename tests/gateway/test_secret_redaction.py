@@ -17,9 +17,9 @@ from mcp.client.streamable_http import streamable_http_client
 
 from engine.gateway.server import GatewayApp
 from engine.redaction import MARKER
+from tests.api.served import serving as serve_process
 from tests.gateway.conftest import HERE, serving
-from tests.planted import NAME, PLANTED, assert_clean, leaks
-from tests.run.test_secret_redaction import _cli, _serve
+from tests.planted import NAME, PLANTED, assert_clean, clean_cli, leaks
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 LEAKY = {
@@ -101,20 +101,19 @@ async def test_a_traceback_with_the_secret_reaches_the_logs_redacted(gateway, ca
 
 def test_a_served_gateway_logs_an_upstream_traceback_redacted(tmp_path):
     home = tmp_path / "home"
-    _cli(home, "workspace", "create", "ops")
-    _cli(home, "secret", "set", "-w", "ops", NAME, stdin=PLANTED)
+    clean_cli(home, "workspace", "create", "ops")
+    clean_cli(home, "secret", "set", "-w", "ops", NAME, stdin=PLANTED)
     args = ["--command", sys.executable, "--arg", str(HERE / "leaky_server.py")]
-    _cli(home, "server", "add", "-w", "ops", "leaky", *args, "--env-secret", f"{NAME}={NAME}")
-    made = _cli(home, "token", "create", "-w", "ops", "--member", "bo", "--role", "developer")
+    clean_cli(home, "server", "add", "-w", "ops", "leaky", *args, "--env-secret", f"{NAME}={NAME}")
+    made = clean_cli(home, "token", "create", "-w", "ops", "--member", "bo", "--role", "developer")
     token = made.stdout.split()[-1]
     log = tmp_path / "serve.log"
-    process, url, _ = _serve(home, log)
-    try:
+    with serve_process(home, stderr=log) as served:
 
         async def crash() -> None:
             async with (
                 httpx2.AsyncClient(timeout=httpx2.Timeout(60)) as http,
-                _client(f"{url}/ws/ops/mcp", token, http) as client,
+                _client(f"{served.url}/ws/ops/mcp", token, http) as client,
             ):
                 result = await client.call_tool("leaky__traceback", {"name": NAME})
                 assert result.is_error
@@ -124,9 +123,6 @@ def test_a_served_gateway_logs_an_upstream_traceback_redacted(tmp_path):
         while "login failed with" not in log.read_text() + _server_logs(home):
             assert time.monotonic() < deadline, "the traceback reached neither stderr nor a log"
             time.sleep(0.05)
-    finally:
-        process.terminate()
-        assert process.wait(30) == 0
     for where, text in (("stderr", log.read_text()), ("server logs", _server_logs(home))):
         assert_clean(text, f"aerostudio serve's {where}")
         if "login failed with" in text:

@@ -18,7 +18,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.api.served import serve_env, serving
+from tests.api.served import aerostudio, serving
 from tests.gateway.conftest import HERE
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(240)]
@@ -29,18 +29,6 @@ LIMIT = 16 * MIB  # the default line limit
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
-
-
-def _cli(home: Path, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "engine", *args],
-        env=serve_env(home),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, (args, done.stderr[-2000:])
-    return done.stdout
 
 
 class Gateway(NamedTuple):
@@ -61,13 +49,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         ("calm", "echo", "echo_server.py"),
         ("loud", "big", "flooding_server.py"),
     ):
-        _cli(home, "workspace", "create", workspace)
+        aerostudio(home, "workspace", "create", workspace)
         command = ["--command", sys.executable, "--arg", str(HERE / script)]
-        _cli(home, "server", "add", "-w", workspace, name, *command)
-        made = _cli(
+        aerostudio(home, "server", "add", "-w", workspace, name, *command)
+        made = aerostudio(
             home, "token", "create", "-w", workspace, "--member", "d", "--role", "developer"
         )
-        tokens[workspace] = made.split()[-1]
+        tokens[workspace] = made.stdout.split()[-1]
     stderr = home / "serve.stderr"
     with serving(home, stderr=stderr) as running:
         yield Gateway(running.process, running.url, home, stderr, tokens)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -18,9 +17,9 @@ import httpx2
 import pytest
 
 from engine.redaction import MARKER
-from tests.api.served import serve_env, serving
+from tests.api.served import serving
 from tests.flow.builders import document, edge, end, node, trigger
-from tests.planted import NAME, PLANTED, assert_clean, leaks
+from tests.planted import NAME, PLANTED, assert_clean, clean_cli, leaks
 
 pytestmark = pytest.mark.timeout(240)
 LEAKY = Path(__file__).parents[1] / "gateway" / "leaky_server.py"
@@ -58,27 +57,13 @@ def echo() -> Iterator[EchoHeaders]:
     server.server.shutdown()
 
 
-def _cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "engine", *args],
-        env=serve_env(home),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert_clean(done.stdout + done.stderr, f"the output of aerostudio {args[0]}")
-    assert done.returncode == 0, (args, done.stderr[-2000:])
-    return done
-
-
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     """A data folder with workspace `ops`: the planted secret, and the leaky server given it."""
     home = tmp_path / "home"
-    _cli(home, "workspace", "create", "ops")
-    _cli(home, "secret", "set", "-w", "ops", NAME, stdin=PLANTED)
-    _cli(
+    clean_cli(home, "workspace", "create", "ops")
+    clean_cli(home, "secret", "set", "-w", "ops", NAME, stdin=PLANTED)
+    clean_cli(
         home,
         "server",
         "add",
@@ -147,12 +132,12 @@ def _check_private(home: Path) -> None:
 def test_run_json_the_store_and_the_call_log_hold_no_secret(home, echo, tmp_path):
     path = tmp_path / "leaks.flow.json"
     path.write_text(json.dumps(_flow(echo.url)))
-    done = _cli(home, "run", str(path), "--json")
+    done = clean_cli(home, "run", str(path), "--json")
     events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     _check_events(events, "run --json")
     # the node that uses the secret sent the real value
     assert [h.get("X-Token") for h in echo.received] == [PLANTED]
-    log = _cli(home, "log", "-w", "ops", "--json").stdout
+    log = clean_cli(home, "log", "-w", "ops", "--json").stdout
     assert "tool_error" in log and MARKER in log
     assert not list(leaks(home))  # runs.sqlite (events, records, runs), gateway.sqlite (log)
     _check_private(home)
