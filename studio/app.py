@@ -19,7 +19,7 @@ from studio.document import FlowDocument
 from studio.window import MainWindow
 
 
-class EventLoop(qasync.QEventLoop):
+class EventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync ships no type hints
     """qasync's asyncio loop on Qt's, whose Qt timers end when it closes (on the GUI thread).
 
     qasync's own close() leaves the Qt timer of every call still pending (an HTTP timeout, a
@@ -32,7 +32,8 @@ class EventLoop(qasync.QEventLoop):
     def _add_callback(self, handle: asyncio.Handle, delay: float = 0) -> asyncio.Handle:
         if self.is_closed():  # never run, as with qasync, but no Qt timer started for it
             return handle
-        return super()._add_callback(handle, delay)  # type: ignore[no-any-return]
+        added: asyncio.Handle = super()._add_callback(handle, delay)
+        return added
 
     def close(self) -> None:
         super().close()
@@ -44,7 +45,9 @@ def run(path: Path | None = None) -> int:
     """Open the main window (with `path` loaded, if given) and run until it closes.
 
     The Qt event loop is also the asyncio loop (qasync), so panels await the engine API."""
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
     app.setApplicationName("Aerostudio")
     app.setOrganizationName("Aerostudio")
     app.setStyle("Fusion")  # the one style that follows the light and dark palettes everywhere

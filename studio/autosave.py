@@ -12,9 +12,10 @@ import hashlib
 import itertools
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QLabel, QToolBar
@@ -151,17 +152,19 @@ class Autosave(QObject):
         if document is None:
             return
         base = _base_name(document)
-        if base != self._base:
+        key = self._key
+        if base != self._base or key is None:
             self._drop_copy()
-            self._base, self._key = base, self._free_key(base)
+            key = self._free_key(base)
+            self._base, self._key = base, key
         if not document.modified or document.flow is self._pristine:
             self._drop_copy()
             return
-        if document.flow is self._written and self._key in self._copies:
+        if document.flow is self._written and key in self._copies:
             return
-        save(document.flow, self.directory / self._key)
+        save(document.flow, self.directory / key)
         self._written = document.flow
-        self._copies[self._key] = str(document.path) if document.path else None
+        self._copies[key] = str(document.path) if document.path else None
         self._write_session()
 
     def close(self) -> None:
@@ -245,7 +248,7 @@ def _base_name(document: FlowDocument) -> str:
     return hashlib.sha256(str(document.path.resolve()).encode()).hexdigest()[:16]
 
 
-def _read_session(path: Path) -> dict:
+def _read_session(path: Path) -> dict[str, Any]:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -253,7 +256,7 @@ def _read_session(path: Path) -> dict:
     return record if isinstance(record, dict) else {}
 
 
-def _write_json(path: Path, record: dict) -> None:
+def _write_json(path: Path, record: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
     os.replace(tmp, path)
@@ -265,10 +268,10 @@ def _alive(pid: object) -> bool:
         return False
     if pid == os.getpid():
         return True
-    if os.name == "nt":
+    if sys.platform == "win32":
         import ctypes
 
-        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        kernel32 = ctypes.windll.kernel32
         handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
         if not handle:
             return False

@@ -116,7 +116,9 @@ def move_nodes_command(
     document: FlowDocument, positions: dict[str, tuple[float, float]], text: str | None = None
 ) -> ReplaceFlowCommand:
     label = text or ("Move node" if len(positions) == 1 else f"Move {len(positions)} nodes")
-    updates = {node_id: {"position": xy} for node_id, xy in positions.items()}
+    updates: dict[str, dict[str, object]] = {
+        node_id: {"position": xy} for node_id, xy in positions.items()
+    }
     return _update_nodes_command(document, updates, label)
 
 

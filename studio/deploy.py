@@ -59,7 +59,7 @@ def _example_input(trigger: Any) -> dict[str, Any]:
     schema = trigger.config.get("input_schema") or {}
     properties = schema.get("properties") or {}
     return {
-        name: spec.get("default", EXAMPLE_VALUES.get(spec.get("type"), {}))
+        name: spec.get("default", EXAMPLE_VALUES.get(str(spec.get("type")), {}))
         for name, spec in properties.items()
         if isinstance(spec, dict)
     } or {"text": "hello"}
@@ -141,7 +141,7 @@ class DeployDialog(QDialog):
         self.deploy_button.setDefault(True)
         self.deploy_button.clicked.connect(self.deploy)
         self.confirming = False  # the server said anyone could start the flow: ask once more
-        self.result = self._result_box()
+        self.result_box = self._result_box()
         close = QPushButton("Close")
         close.clicked.connect(self.close)
         layout = QVBoxLayout(self)
@@ -155,7 +155,7 @@ class DeployDialog(QDialog):
         layout.addWidget(self.summary)
         layout.addWidget(self.diff, 1)
         layout.addWidget(self.issues, 1)
-        layout.addWidget(self.result)
+        layout.addWidget(self.result_box)
         bottom = QHBoxLayout()
         bottom.addStretch(1)
         bottom.addWidget(close)
@@ -196,7 +196,7 @@ class DeployDialog(QDialog):
         if document is not self.document:
             self.document = document
             self._confirm(False)
-            self.result.setVisible(False)
+            self.result_box.setVisible(False)
             self.issues.setVisible(False)
             self.diff.clear()
         flow = document.flow
@@ -288,7 +288,7 @@ class DeployDialog(QDialog):
         paths = answer.get("endpoints") or []
         self.endpoint.setText(url + paths[0] if paths else "(no endpoint or webhook trigger)")
         self.curl.setPlainText(curl_example(url, flow))
-        self.result.setVisible(True)
+        self.result_box.setVisible(True)
         self.status.say(f"{flow.id} v{version} is deployed")
         self.summary.setText(f"No changes: v{version} on the server is this flow.")
         self.diff.clear()
@@ -307,7 +307,7 @@ class DeployDialog(QDialog):
             self.issues.addItem(f"{where or 'flow'}: {issue['severity']}: {issue['message']}")
         self.issues.setVisible(True)
         self.diff.setVisible(False)
-        self.result.setVisible(False)
+        self.result_box.setVisible(False)
 
     def copy_curl(self) -> None:
         QGuiApplication.clipboard().setText(self.curl.toPlainText())

@@ -129,7 +129,8 @@ def _write_png(scene: FlowScene, source: QRectF, size: QSize, path: Path) -> Non
     _render_hints(painter)
     scene.render(painter, QRectF(0, 0, size.width(), size.height()), source)
     painter.end()
-    if not image.save(str(path), "PNG"):
+    # PySide6's stub wants the format as bytes; at run time it takes only a str.
+    if not image.save(str(path), "PNG"):  # type: ignore[call-overload]
         raise ExportError(f"{path}: cannot write the file")
 
 

@@ -44,16 +44,18 @@ def shortcuts(window: QMainWindow) -> list[tuple[str, list[tuple[str, str]]]]:
 
     def collect(menu: QMenu, entries: list[tuple[str, str]]) -> None:
         for action in menu.actions():
-            if action.menu() is not None:
-                collect(action.menu(), entries)
+            submenu = action.menu()
+            if isinstance(submenu, QMenu):
+                collect(submenu, entries)
             elif not action.shortcut().isEmpty() and action not in seen:
                 seen.add(action)
                 entries.append((action_text(action), shortcut_text(action)))
 
     for top in window.menuBar().actions():
-        if top.menu() is not None:
+        menu = top.menu()
+        if isinstance(menu, QMenu):
             entries: list[tuple[str, str]] = []
-            collect(top.menu(), entries)
+            collect(menu, entries)
             if entries:
                 groups.append((action_text(top), entries))
     other = [

@@ -16,7 +16,12 @@ LIMIT = 10
 
 def recent_files(settings: QSettings) -> list[Path]:
     value = settings.value(SETTINGS_KEY, [])
-    names = [value] if isinstance(value, str) else list(value or [])
+    if isinstance(value, str):  # QSettings gives a one-item list back as its string
+        names = [value]
+    elif isinstance(value, list | tuple):
+        names = [str(name) for name in value]
+    else:
+        names = []
     return [Path(name) for name in names][:LIMIT]
 
 
@@ -55,11 +60,14 @@ class RecentMenu(QMenu):
             self._noted = path
             add_recent(self.settings, path)
 
+    def _opener(self, path: Path) -> Callable[[], None]:
+        return lambda: self.open_path(path)
+
     def refresh(self) -> None:
         self.clear()
         files = [p for p in recent_files(self.settings) if p.is_file()]
         for path in files:
-            action = self.addAction(path.name, lambda p=path: self.open_path(p))
+            action = self.addAction(path.name, self._opener(path))
             action.setToolTip(str(path))
             action.setStatusTip(str(path))
         if not files:

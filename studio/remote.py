@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -82,7 +83,9 @@ class ServerForm(QWidget):
         self.url = QComboBox()
         self.url.setEditable(True)
         self.url.addItems(servers.urls())
-        self.url.lineEdit().setPlaceholderText("https://flows.example.com")
+        line = self.url.lineEdit()
+        assert line is not None  # an editable combo box has its line edit
+        line.setPlaceholderText("https://flows.example.com")
         self.url.setMinimumWidth(360)
         self.token = QLineEdit()
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
@@ -192,8 +195,9 @@ class AttachDialog(QDialog):
             )
             item.setData(0, Qt.ItemDataRole.UserRole, row["run_id"])
             self.runs.addTopLevelItem(item)
-        if runs:
-            self.runs.setCurrentItem(self.runs.topLevelItem(0))
+        first = self.runs.topLevelItem(0)
+        if first is not None:
+            self.runs.setCurrentItem(first)
         self.status.say(f"{len(runs)} runs on {self.listed_from[0] if self.listed_from else ''}")
 
     def attach(self) -> None:
@@ -239,10 +243,12 @@ class RemoteEntry(QObject):
         self.attach_dialog: AttachDialog | None = None
         self.deploy_dialog: DeployDialog | None = None
         session = window.runs
-        menu = next(
-            (a.menu() for a in window.menuBar().actions() if a.text() == "&Run" and a.menu()),
-            None,
-        )
+        menu: QMenu | None = None
+        for top in window.menuBar().actions():
+            found = top.menu()
+            if top.text() == "&Run" and isinstance(found, QMenu):
+                menu = found
+                break
         self.actions: dict[str, QAction] = {}
         for name, text, shortcut, slot in (
             ("pause", "&Pause", "F6", session.pause),

@@ -50,7 +50,7 @@ class RunSession(QObject):
         self.scene: FlowScene | None = None
         self.state: RunState | None = None
         self.breakpoints: set[str] = set()
-        self._follow_task: asyncio.Task[None] | None = None
+        self._follow_task: asyncio.Future[Any] | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
         self._history_task: asyncio.Future[Any] | None = None
         self._starting: asyncio.Future[Any] | None = None
@@ -196,8 +196,9 @@ class RunSession(QObject):
 
     def _task_done(self, task: asyncio.Future[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.report(readable(task.exception()))  # type: ignore[arg-type]
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            self.report(readable(error))
 
     def report(self, message: str) -> None:
         self.panel.set_status(f"⚠ {message}")
@@ -345,7 +346,7 @@ class RunSession(QObject):
         self.overlay.show_run(state)
         self._show_state()
         task = self.spawn(self._stream(state))
-        self._follow_task = task  # type: ignore[assignment]
+        self._follow_task = task
 
     async def _stream(self, state: RunState) -> None:
         """Apply the run's events as they come; after a drop, catch up from the last seq. A

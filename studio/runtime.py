@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction
@@ -369,8 +370,8 @@ def configured_port() -> int:
     setting = QSettings("Aerostudio", "Aerostudio").value(PORT_SETTING)
     for value in (os.environ.get(PORT_ENV), setting):
         with contextlib.suppress(TypeError, ValueError):
-            if value not in (None, "") and 0 <= int(value) <= 65535:  # type: ignore[arg-type]
-                return int(value)  # type: ignore[arg-type]
+            if value not in (None, "") and 0 <= int(value) <= 65535:
+                return int(value)
     return DEFAULT_PORT
 
 
@@ -397,7 +398,7 @@ def log_line(text: str) -> None:
         log.write(f"{stamp} studio: {text}\n")
 
 
-def _swallow(task: asyncio.Future[object]) -> None:
+def _swallow(task: asyncio.Future[Any]) -> None:
     """Background connection attempts report through `state_changed`, not exceptions."""
     if not task.cancelled():
         task.exception()

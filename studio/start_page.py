@@ -139,7 +139,8 @@ class StartPage(QScrollArea):
     def refresh(self) -> None:
         """List the recent flows that still exist (they change while the studio runs)."""
         while self.recent.count():
-            widget = self.recent.takeAt(0).widget()
+            item = self.recent.takeAt(0)
+            widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.deleteLater()
         files = [p for p in recent_files(self.settings) if p.is_file()][:RECENT_SHOWN]

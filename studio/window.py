@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
@@ -10,11 +11,13 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QStackedWidget,
+    QWidget,
 )
 
-from engine.flow import FlowLoadError
+from engine.flow import FlowLoadError, Issue
 from engine.paths import examples_dir
 from studio import editing, export, theme
 from studio.autosave import Autosave, RecoveryBar
@@ -40,9 +43,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = QSettings("Aerostudio", "Aerostudio")
         self.undo_stack = QUndoStack(self)
-        self.palette = Palette()
+        self.node_palette = Palette()
         self.problems = ProblemsPanel()
-        nodes = self._dock(self.palette, "Nodes", Qt.DockWidgetArea.LeftDockWidgetArea)
+        nodes = self._dock(self.node_palette, "Nodes", Qt.DockWidgetArea.LeftDockWidgetArea)
         problems = self._dock(self.problems, "Problems", Qt.DockWidgetArea.BottomDockWidgetArea)
         self.inspector = Inspector()
         inspector = self._dock(self.inspector, "Inspector", Qt.DockWidgetArea.RightDockWidgetArea)
@@ -81,10 +84,10 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
 
-    def _dock(self, widget: object, title: str, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _dock(self, widget: QWidget, title: str, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
-        dock.setWidget(widget)  # type: ignore[arg-type]
+        dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
 
@@ -131,7 +134,7 @@ class MainWindow(QMainWindow):
             view_menu, "&Minimap", QKeySequence("Ctrl+M"), self._minimap_toggled
         )
         self.minimap_action.setCheckable(True)
-        self.minimap_action.setChecked(self.settings.value("view/minimap", True, bool))
+        self.minimap_action.setChecked(bool(self.settings.value("view/minimap", True, bool)))
         self._action(
             view_menu, "Zoom &in", QKeySequence.StandardKey.ZoomIn, lambda: self.view.zoom(1.25)
         )
@@ -147,9 +150,7 @@ class MainWindow(QMainWindow):
         )
         self.theme_actions = theme.add_menu(view_menu, self.theme, self.set_theme)
         panels = view_menu.addMenu("&Panels")  # a closed dock comes back from here
-        panels.aboutToShow.connect(
-            lambda: (panels.clear(), panels.addActions(self.createPopupMenu().actions()))
-        )
+        panels.aboutToShow.connect(lambda: self._list_panels(panels))
         help_menu = self.menuBar().addMenu("&Help")
         self._action(
             help_menu,
@@ -158,11 +159,24 @@ class MainWindow(QMainWindow):
             lambda: self.shortcut_overlay.open(),
         )
 
-    def _action(self, menu: object, text: str, shortcut: object, slot: object) -> QAction:
-        action = menu.addAction(text)  # type: ignore[attr-defined]
+    def _action(
+        self,
+        menu: QMenu,
+        text: str,
+        shortcut: QKeySequence | QKeySequence.StandardKey,
+        slot: Callable[..., object],
+    ) -> QAction:
+        action = menu.addAction(text)
         action.setShortcut(shortcut)
         action.triggered.connect(slot)
         return action
+
+    def _list_panels(self, menu: QMenu) -> None:
+        """Fill View ▸ Panels with Qt's own dock and toolbar toggles."""
+        menu.clear()
+        toggles = self.createPopupMenu()
+        if toggles is not None:
+            menu.addActions(toggles.actions())
 
     def set_document(self, document: FlowDocument) -> None:
         self.document = document
@@ -178,11 +192,8 @@ class MainWindow(QMainWindow):
         self.view.minimap.wanted = self.minimap_action.isChecked()
         self.autosave.track(document)
         self.recent_menu.watch(document)
-        old_views = [
-            self.canvas_holder.widget(i)
-            for i in range(self.canvas_holder.count())
-            if self.canvas_holder.widget(i) is not self.start_page
-        ]
+        held = (self.canvas_holder.widget(i) for i in range(self.canvas_holder.count()))
+        old_views = [w for w in held if w is not None and w is not self.start_page]
         self.canvas_holder.addWidget(self.view)
         self.canvas_holder.setCurrentWidget(self.view)
         for old_view in old_views:
@@ -218,7 +229,7 @@ class MainWindow(QMainWindow):
     def _refresh_title(self) -> None:
         self.setWindowTitle(f"{self.document.title} — Aerostudio")
 
-    def _show_issues(self, issues: list) -> None:
+    def _show_issues(self, issues: list[Issue]) -> None:
         self.problems.show_issues(issues)
         errors = sum(i.severity == "error" for i in issues)
         self.statusBar().showMessage(

@@ -99,14 +99,15 @@ class Minimap(QGraphicsView):
     def paintEvent(self, event: QPaintEvent) -> None:
         """The cached picture of the scene, then the outline of what the main view shows."""
         viewport = self.viewport()
-        fits = self._picture is not None and self._picture.size() == viewport.size()
+        picture = self._picture
+        fits = picture is not None and picture.size() == viewport.size()
         if (self._stale or not fits) and not self._drawing:
             self._drawing = True
             QTimer.singleShot(0, self, self._draw_picture)  # not if the minimap is gone by then
         painter = QPainter(viewport)
-        if fits:
+        if picture is not None and fits:
             painter.setOpacity(_OPACITY)
-            painter.drawPixmap(0, 0, self._picture)
+            painter.drawPixmap(0, 0, picture)
             painter.setOpacity(1.0)
         painter.setTransform(self.viewportTransform())
         self.drawForeground(painter, QRectF())

@@ -182,16 +182,16 @@ class ChatPanel(QWidget):
         self.new_button.clicked.connect(self.new_conversation_requested.emit)
         top.addWidget(self.new_button)
         layout.addLayout(top)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget()
         self.column = QVBoxLayout(body)
         self.column.addStretch(1)
-        self.scroll.setWidget(body)
-        bar = self.scroll.verticalScrollBar()
+        self.scroll_area.setWidget(body)
+        bar = self.scroll_area.verticalScrollBar()
         bar.rangeChanged.connect(lambda _low, high: bar.setValue(high))  # the latest in view
-        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.scroll_area, 1)
         row = QHBoxLayout()
         self.input = QLineEdit()
         self.input.setPlaceholderText("Message the flow…")
@@ -205,7 +205,9 @@ class ChatPanel(QWidget):
     def start(self, conversation: Conversation) -> None:
         """Show a new, empty conversation."""
         for bubble in self.bubbles:
-            bubble.parentWidget().deleteLater()
+            row = bubble.parentWidget()  # the row that places it left or right
+            if row is not None:
+                row.deleteLater()
         self.lines, self.bubbles = [], []
         self.heading.setText(
             f"Conversation <b>{conversation.id[:8]}</b> as {conversation.user_name}"

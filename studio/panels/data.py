@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.run_state import RunState
+from studio.trees import children, top_level
 
 VALUE_ROLE = Qt.ItemDataRole.UserRole
 
@@ -139,14 +140,14 @@ class DataInspector(QWidget):
     def _paths(self, item: QTreeWidgetItem, prefix: str = "") -> list[tuple[str, QTreeWidgetItem]]:
         path = f"{prefix}/{item.text(0)}"
         found = [(path, item)]
-        for index in range(item.childCount()):
-            found += self._paths(item.child(index), path)
+        for child in children(item):
+            found += self._paths(child, path)
         return found
 
     def _all(self) -> list[tuple[str, QTreeWidgetItem]]:
         found: list[tuple[str, QTreeWidgetItem]] = []
-        for index in range(self.tree.topLevelItemCount()):
-            found += self._paths(self.tree.topLevelItem(index))
+        for item in top_level(self.tree):
+            found += self._paths(item)
         return found
 
     def _expanded_paths(self) -> set[str]:
@@ -162,16 +163,16 @@ class DataInspector(QWidget):
 
         def visit(item: QTreeWidgetItem) -> bool:
             child_match = False
-            for index in range(item.childCount()):
-                child_match = visit(item.child(index)) or child_match
+            for child in children(item):
+                child_match = visit(child) or child_match
             own = not needle or needle in item.text(0).lower() or needle in item.text(1).lower()
             item.setHidden(not (own or child_match))
             if needle and child_match:
                 item.setExpanded(True)
             return own or child_match
 
-        for index in range(self.tree.topLevelItemCount()):
-            visit(self.tree.topLevelItem(index))
+        for item in top_level(self.tree):
+            visit(item)
 
     def copy(self) -> None:
         item = self.tree.currentItem()

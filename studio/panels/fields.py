@@ -232,7 +232,7 @@ class NumberField(FieldEditor):
             step = 0.1 if high <= 2 else 1
             self.spin.setSingleStep(step)
         self.floor = low - step if nullable else low
-        self.spin.setRange(self.floor, high)  # type: ignore[arg-type]
+        self.spin.setRange(self.floor, high)
         if nullable:
             self.spin.setSpecialValueText("default")
         self.spin.setKeyboardTracking(False)
@@ -327,6 +327,7 @@ class ToolField(FieldEditor):
         self.combo.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.combo.setToolTip(hint)
         line = self.combo.lineEdit()
+        assert line is not None  # an editable combo box has its line edit
         line.setPlaceholderText("server__tool")
         line.textEdited.connect(self._typed)
         line.editingFinished.connect(self._finish)

@@ -288,7 +288,10 @@ class _Row(QFrame):
         layout.addWidget(editor, 1)
         self.buttons: dict[str, QToolButton] = {}
         for name, text, tip in ROW_BUTTONS:
-            button = QToolButton(text=text, toolTip=tip, autoRaise=True)
+            button = QToolButton()
+            button.setText(text)
+            button.setToolTip(tip)
+            button.setAutoRaise(True)
             layout.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
             self.buttons[name] = button
 
@@ -317,7 +320,8 @@ class ListEditor(FieldEditor):
         self.rows_layout = QVBoxLayout(self.frame)
         self.rows_layout.setContentsMargins(0, 0, 0, 0)
         self.rows_layout.setSpacing(4)
-        self.add_button = QToolButton(text=f"+ Add {_singular(label_text(key).lower())}")
+        self.add_button = QToolButton()
+        self.add_button.setText(f"+ Add {_singular(label_text(key).lower())}")
         self.add_button.clicked.connect(self.add)
         self._layout.addWidget(self.frame)
         self._layout.addWidget(self.add_button)
@@ -342,8 +346,8 @@ class ListEditor(FieldEditor):
             row = _Row(editor, "properties" in self.items)
             editor.edited.connect(partial(self._row_edited, index))
             editor.finished.connect(self.finished)
-            row.buttons["up"].clicked.connect(partial(self.move, index, -1))
-            row.buttons["down"].clicked.connect(partial(self.move, index, 1))
+            row.buttons["up"].clicked.connect(partial(self.move_item, index, -1))
+            row.buttons["down"].clicked.connect(partial(self.move_item, index, 1))
             row.buttons["remove"].clicked.connect(partial(self.remove, index))
             row.buttons["up"].setEnabled(index > 0)
             row.buttons["down"].setEnabled(index < len(self._value) - 1)
@@ -377,7 +381,7 @@ class ListEditor(FieldEditor):
     def remove(self, index: int) -> None:
         self._replace(self._value[:index] + self._value[index + 1 :])
 
-    def move(self, index: int, delta: int) -> None:
+    def move_item(self, index: int, delta: int) -> None:
         new = list(self._value)
         other = index + delta
         if 0 <= other < len(new):

@@ -90,15 +90,15 @@ class Inspector(QWidget):
         self.banner = QLabel()
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet(f"color: {PROBLEM_COLORS['error']};")
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 4)
         for widget in (self.title, self.subtitle, self.banner):
             layout.addWidget(widget)
-        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.scroll_area, 1)
 
     # ------------------------------------------------------------------------------ wiring
 
@@ -169,7 +169,7 @@ class Inspector(QWidget):
             self.flow_form = self._form(_FLOW_SCHEMA, list(FLOW_FIELDS), self._flow_edited)
             layout.addWidget(self.flow_form)
         layout.addStretch(1)
-        self.scroll.setWidget(body)
+        self.scroll_area.setWidget(body)
         self.refresh()
 
     def _form(self, schema: dict[str, Any], keys: list[str] | None, slot: Any) -> ObjectForm:

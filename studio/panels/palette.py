@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayo
 from engine.nodes import NODE_SPECS, Category, NodeSpec
 from studio.canvas import style
 from studio.canvas.view import NODE_MIME
+from studio.trees import children, top_level
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole
 ICON_SIZE = 20
@@ -76,11 +77,9 @@ class Palette(QWidget):
 
     def filter(self, text: str) -> None:
         needle = text.strip().lower()
-        for i in range(self.tree.topLevelItemCount()):
-            group = self.tree.topLevelItem(i)
+        for group in top_level(self.tree):
             visible = 0
-            for j in range(group.childCount()):
-                child = group.child(j)
+            for child in children(group):
                 spec = NODE_SPECS[child.data(0, TYPE_ROLE)]
                 match = (
                     not needle or needle in f"{spec.title} {spec.type} {spec.description}".lower()

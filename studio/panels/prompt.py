@@ -67,7 +67,7 @@ class ReviewForm(QWidget):
         super().__init__()
         self.layout_ = QFormLayout(self)
         self.layout_.setContentsMargins(0, 0, 0, 0)
-        self.editors: dict[str, QWidget] = {}
+        self.editors: dict[str, QCheckBox | QComboBox | QLineEdit] = {}
         self.types: dict[str, str] = {}
         self.schema: dict[str, Any] = {}
 
@@ -90,7 +90,7 @@ class ReviewForm(QWidget):
         return bool(self.editors)
 
     @staticmethod
-    def _editor(kind: str, spec: dict[str, Any]) -> QWidget:
+    def _editor(kind: str, spec: dict[str, Any]) -> QCheckBox | QComboBox | QLineEdit:
         if kind == "boolean":
             return QCheckBox()
         if isinstance(spec.get("enum"), list):
@@ -115,7 +115,7 @@ class ReviewForm(QWidget):
             if isinstance(editor, QCheckBox):
                 result[name] = editor.isChecked()
                 continue
-            text = editor.currentText() if isinstance(editor, QComboBox) else editor.text()  # type: ignore[attr-defined]
+            text = editor.currentText() if isinstance(editor, QComboBox) else editor.text()
             text = text.strip()
             if not text:
                 continue

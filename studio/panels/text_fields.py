@@ -18,9 +18,16 @@ from PySide6.QtGui import (
     QSyntaxHighlighter,
     QTextCharFormat,
 )
-from PySide6.QtWidgets import QCompleter, QLabel, QPlainTextEdit, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QCompleter, QLabel, QPlainTextEdit, QWidget
 
 from studio.panels.fields import MISSING, PROBLEM_COLORS, FieldEditor
+
+
+def _popup(completer: QCompleter) -> QAbstractItemView:
+    """The completer's list: Qt makes one on first use, so it is never None."""
+    popup = completer.popup()
+    assert popup is not None
+    return popup
 
 
 class TemplateHighlighter(QSyntaxHighlighter):
@@ -118,13 +125,13 @@ class CodeEdit(QPlainTextEdit):
             return
         prefix = self.completion_prefix()
         if prefix is None or (not prefix and not forced):
-            completer.popup().hide()
+            _popup(completer).hide()
             return
         completer.setCompletionPrefix(prefix)
         if completer.completionCount() == 0:
-            completer.popup().hide()
+            _popup(completer).hide()
             return
-        popup = completer.popup()
+        popup = _popup(completer)
         popup.setCurrentIndex(completer.completionModel().index(0, 0))
         rect = self.cursorRect()
         rect.setWidth(popup.sizeHintForColumn(0) + popup.verticalScrollBar().sizeHint().width())
@@ -132,7 +139,7 @@ class CodeEdit(QPlainTextEdit):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
-        popup_open = self.completer is not None and self.completer.popup().isVisible()
+        popup_open = self.completer is not None and _popup(self.completer).isVisible()
         if popup_open and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape):
             event.ignore()
             return

@@ -97,8 +97,9 @@ class Tasks(QObject):
             del self._long[key]
             if not self._long:
                 self.idle.emit()
-        if not task.cancelled() and task.exception() is not None:
-            self.failed.emit(readable(task.exception()))  # type: ignore[arg-type]
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            self.failed.emit(readable(error))
 
 
 class StatusLine(QWidget):

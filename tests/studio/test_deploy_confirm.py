@@ -42,7 +42,7 @@ def test_a_public_endpoint_is_deployed_only_after_deploy_anyway(studio, tmp_path
                 assert await client.deployments("open") == []
             await until(dialog.deploy_button.isEnabled, "the deploy button to come back")
             click(dialog.deploy_button)
-            await until(dialog.result.isVisible, "the deploy")
+            await until(dialog.result_box.isVisible, "the deploy")
             assert "Deployed open v1" in dialog.outcome.text()
             assert dialog.deploy_button.text() == "Deploy"
 

@@ -94,7 +94,7 @@ def test_compare_deploy_then_the_endpoint_answers_and_its_curl_example_copies(
             await until(lambda: "not deployed there yet" in dialog.summary.text(), "the compare")
 
             click(dialog.deploy_button)
-            await until(dialog.result.isVisible, "the deploy")
+            await until(dialog.result_box.isVisible, "the deploy")
             assert "Deployed greet v1" in dialog.outcome.text()
             assert dialog.endpoint.text() == f"{url}/api/run/greet-api"
             curl = dialog.curl.toPlainText()
@@ -141,7 +141,7 @@ def test_a_flow_with_errors_is_refused_with_its_issues_listed(studio, tmp_path, 
             lines = [dialog.issues.item(i).text() for i in range(dialog.issues.count())]
             assert any(line.startswith("start") and ": error: " in line for line in lines)
             assert "refused" in dialog.status.message.text()
-            assert not dialog.result.isVisible()
+            assert not dialog.result_box.isVisible()
 
     drive(scenario())
 

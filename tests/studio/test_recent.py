@@ -10,7 +10,7 @@ from studio.recent import LIMIT, add_recent, recent_files
 
 
 def _palette_items(window):
-    tree = window.palette.tree
+    tree = window.node_palette.tree
     for i in range(tree.topLevelItemCount()):
         group = tree.topLevelItem(i)
         for j in range(group.childCount()):

@@ -72,8 +72,8 @@ def test_moving_nodes_is_undoable(window):
 
 
 def test_palette_search_filters_node_types(window):
-    window.palette.search.setText("approve")
-    tree = window.palette.tree
+    window.node_palette.search.setText("approve")
+    tree = window.node_palette.tree
     visible = [
         tree.topLevelItem(i).child(j).text(0)
         for i in range(tree.topLevelItemCount())
