@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -44,7 +45,7 @@ def _workspace(flow_text: str) -> str | None:
     return str(workspace) if workspace else None
 
 
-def _deployment(row: sa.Row) -> Deployment:  # type: ignore[type-arg]
+def _deployment(row: sa.Row[Any]) -> Deployment:
     return Deployment(
         row.flow_id,
         row.version,

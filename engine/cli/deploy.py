@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine.cli.errors import CliError, UsageError
 
@@ -27,7 +27,8 @@ TOKEN_HINT = (
 )
 RUNS_HINT = "aerostudio remote runs list --server URL shows the recent runs"
 FINISHED = ("succeeded", "failed", "cancelled")
-SHOWN = ("run_id", "flow_id", "status", "output", "error", "nodes")
+ShownField = Literal["run_id", "flow_id", "status", "output", "error", "nodes"]
+SHOWN: tuple[ShownField, ...] = ("run_id", "flow_id", "status", "output", "error", "nodes")
 
 
 def register(subparsers: Any) -> None:
@@ -155,12 +156,12 @@ def _urls(base: str, paths: list[str]) -> dict[str, str]:
 
 
 def _print_refusal(path: Path, exc: ApiError) -> None:
-    from engine.cli.flows import _where
+    from engine.cli.flows import issue_at
 
     issues = (exc.body or {}).get("issues") if isinstance(exc.body, dict) else None
     print(f"aerostudio: the server refused {path}: {exc.message}", file=sys.stderr)
     for issue in issues or []:
-        print(f"{path}: {_where(issue)}: {issue['severity']} {issue['code']}: {issue['message']}")
+        print(f"{path}: {issue_at(issue)}: {issue['severity']} {issue['code']}: {issue['message']}")
 
 
 async def _deploy(args: argparse.Namespace) -> int:
@@ -231,7 +232,7 @@ async def _show(args: argparse.Namespace) -> int:
     async with connect(args) as client:
         with server_errors(client.base_url):
             detail = await client.run(args.run_id)
-    run: dict[str, Any] = {k: detail[k] for k in SHOWN}  # type: ignore[literal-required]
+    run: dict[str, Any] = {k: detail[k] for k in SHOWN}
     if args.json:
         _print_json(run)
     else:

@@ -63,7 +63,8 @@ def _issue_records(path: str) -> list[dict[str, Any]]:
     return [{"file": path, **issue.to_dict()} for issue in validate(flow)]
 
 
-def _where(record: dict[str, Any]) -> str:
+def issue_at(record: dict[str, Any]) -> str:
+    """Where an issue is, as `validate` prints it: node.field, an edge, or a flow field."""
     if record["node_id"]:
         return str(record["node_id"]) + (f".{record['field']}" if record["field"] else "")
     if record["edge_id"]:
@@ -78,7 +79,7 @@ def run_validate(args: argparse.Namespace) -> int:
         print(json.dumps(records, indent=2, ensure_ascii=False))
     else:
         for r in records:
-            print(f"{r['file']}: {_where(r)}: {r['severity']} {r['code']}: {r['message']}")
+            print(f"{r['file']}: {issue_at(r)}: {r['severity']} {r['code']}: {r['message']}")
         warnings = len(records) - errors
         files = len(args.files)
         summary = f"{files} file{'s' * (files != 1)}: {errors} error{'s' * (errors != 1)}, "

@@ -7,8 +7,10 @@ their key to `redact` before any server text reaches a message.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from engine.llm.types import Usage
+if TYPE_CHECKING:
+    from engine.llm.types import Usage
 
 
 class LlmError(Exception):

@@ -12,6 +12,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.llm.errors import LlmConfigError
+
 DeltaCallback = Callable[[str], None]
 """Receives each piece of streamed answer text, in order."""
 
@@ -150,8 +152,6 @@ class Provider(Protocol):
 
 def messages_from_history(history: Any, where: str = "history") -> list[Message]:
     """Earlier turns given as [{role: user|assistant, content: text}] (llm_call's `history`)."""
-    from engine.llm.errors import LlmConfigError
-
     if history is None:
         return []
     if not isinstance(history, list):

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 
-class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+class _CurrentStderr(logging.StreamHandler[Any]):
     """Writes to whatever `sys.stderr` is when a record is emitted (DBOS's own handler keeps the
     stream it saw first, which breaks when the process swaps its streams)."""
 

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dbos import DBOS, DBOSConfig, Queue, SetWorkflowID
 
-from engine import __version__
 from engine.flow import Flow, to_document
 from engine.paths import data_dir, private_file
 from engine.run import faults, replay, rerun, watch
@@ -46,9 +45,6 @@ from engine.store.db import create_engine
 
 if TYPE_CHECKING:
     from engine.run.retention import Retention
-
-# Bump the suffix when the interpreter changes how it replays recorded runs.
-APPLICATION_VERSION = f"aerostudio-{__version__}-replay1"
 
 # The queue the runtime processes of one PostgreSQL database take their runs from.
 RUNS_QUEUE = "aerostudio-runs"
@@ -159,7 +155,7 @@ class DurableRuntime:
         config: DBOSConfig = {
             "name": "aerostudio",
             "system_database_url": self.system_url,
-            "application_version": APPLICATION_VERSION,
+            "application_version": replay.APPLICATION_VERSION,
             "executor_id": self.executor_id,
             "log_level": "ERROR",
         }

@@ -152,7 +152,7 @@ class Interpreter:
     def _settle(self, region: Region, node_id: str, outcome: Outcome) -> list[str]:
         """Mark the node's out-edges taken or dead; return the targets that became ready."""
         became_ready: list[str] = []
-        pending = [(node_id, outcome.handle)]
+        pending: list[tuple[str, str | None]] = [(node_id, outcome.handle)]
         while pending:
             source, handle = pending.pop()
             for link in self.graph.links_out.get(source, ()):
@@ -169,7 +169,7 @@ class Interpreter:
                     became_ready.append(target)
                 else:
                     self.events.emit("node_skipped", node_id=target, key=region.prefix + target)
-                    pending.append((target, None))  # type: ignore[arg-type]
+                    pending.append((target, None))
         return became_ready
 
     # --------------------------------------------------------------------------------- nodes

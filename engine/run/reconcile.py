@@ -23,6 +23,7 @@ from dbos import DBOS
 
 from engine.run import faults
 from engine.run.locks import executor_alive
+from engine.run.replay import APPLICATION_VERSION
 
 if TYPE_CHECKING:
     from engine.run.durable import DurableRuntime
@@ -108,8 +109,6 @@ async def _creator_alive(runtime: DurableRuntime, row: dict[str, Any]) -> str | 
 
 async def _not_ours(runtime: DurableRuntime, workflow: Any) -> str | None:
     """Why a pending or queued workflow is not this process's to recover, or None."""
-    from engine.run.durable import APPLICATION_VERSION
-
     if workflow.app_version != APPLICATION_VERSION:
         return f"started by another Aerostudio version ({workflow.app_version})"
     owner = workflow.executor_id

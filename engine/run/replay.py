@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from engine import __version__
 from engine.flow import from_document
 from engine.run.context import Outcome
 from engine.run.interpreter import Interpreter
@@ -18,6 +19,10 @@ from engine.run.store import FINISHED
 
 if TYPE_CHECKING:
     from engine.run.durable import DurableRuntime
+
+# The version DBOS records with each workflow: a workflow of another version is not replayed
+# here. Bump the suffix when the interpreter changes how it replays recorded runs.
+APPLICATION_VERSION = f"aerostudio-{__version__}-replay1"
 
 
 async def execute(runtime: DurableRuntime, run_id: str) -> RunResult:

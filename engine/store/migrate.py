@@ -9,6 +9,7 @@ rather than touched.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -45,7 +46,7 @@ def _add_schedules(db: sa.Connection) -> None:
     schedule_ticks.create(db, checkfirst=True)
 
 
-def _add_column(db: sa.Connection, column: sa.Column) -> None:  # type: ignore[type-arg]
+def _add_column(db: sa.Connection, column: sa.Column[Any]) -> None:
     """Add a nullable column to its table unless it is there already."""
     table = column.table
     if column.name not in {c["name"] for c in sa.inspect(db).get_columns(table.name)}:
