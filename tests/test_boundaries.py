@@ -1,4 +1,5 @@
-"""Import boundaries of DESIGN.md: the engine never imports the studio or Qt."""
+"""Boundaries that the import contracts (`lint-imports`, pyproject.toml) cannot state: what the
+command line loads at start-up, and private names staying inside their module."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PRODUCT = ("engine", "studio")
 
 
 def _parse(path: Path) -> ast.Module:
@@ -23,58 +25,66 @@ def _parse(path: Path) -> ast.Module:
         gc.enable()
 
 
-def _imported_modules(path: Path) -> set[str]:
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _private_uses(path: Path, root: Path = ROOT) -> list[str]:
+    """`from engine.x import _name`, and `x._name` where `x` is an imported product module."""
+    where = path.relative_to(root).as_posix()
+    found: list[str] = []
+    modules: set[str] = set()  # local names bound to product modules (or their members)
     tree = _parse(path)
-    found: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] not in PRODUCT:
+                continue
+            for alias in node.names:
+                if _private(alias.name):
+                    found.append(f"{where}:{node.lineno} imports {node.module}.{alias.name}")
+                modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in PRODUCT:
+                    modules.add(alias.asname or alias.name.split(".")[0])
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and _private(node.attr)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+        ):
+            found.append(f"{where}:{node.lineno} uses {node.value.id}.{node.attr}")
     return found
 
 
-def test_engine_never_imports_the_studio_or_qt():
-    offenders = []
-    for path in sorted((ROOT / "engine").rglob("*.py")):
-        for module in _imported_modules(path):
-            top = module.split(".")[0]
-            if top in {"studio", "PySide6", "shiboken6", "qasync"}:
-                offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+def test_no_module_uses_a_private_name_of_another():
+    """A leading underscore means "only this module relies on it": it can change freely."""
+    offenders = [
+        use
+        for package in PRODUCT
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for use in _private_uses(path)
+    ]
     assert offenders == []
 
 
-def test_flow_and_node_specs_stay_light():
-    """The studio imports engine.flow and engine.nodes: no servers, databases or SDKs there."""
-    heavy = {"dbos", "sqlalchemy", "mcp", "httpx2", "anthropic", "starlette", "uvicorn"}
-    offenders = []
-    for package in ("flow", "nodes"):
-        for path in sorted((ROOT / "engine" / package).rglob("*.py")):
-            for module in _imported_modules(path):
-                if module.split(".")[0] in heavy:
-                    offenders.append(f"{path.relative_to(ROOT)} imports {module}")
-    assert offenders == []
-
-
-def test_studio_imports_only_the_document_specs_and_its_client():
-    allowed_engine = {
-        "engine.flow",
-        "engine.nodes",
-        "engine.paths",
-        "engine.cli.errors",
-        "engine.api.client",
-    }
-    offenders = []
-    for path in sorted((ROOT / "studio").rglob("*.py")):
-        for module in _imported_modules(path):
-            top = module.split(".")[0]
-            if top == "engine" and not any(
-                module == allowed or module.startswith(allowed + ".") for allowed in allowed_engine
-            ):
-                offenders.append(f"{path.relative_to(ROOT)} imports {module}")
-            if top in {"dbos", "sqlalchemy", "mcp", "anthropic"}:
-                offenders.append(f"{path.relative_to(ROOT)} imports {module}")
-    assert offenders == []
+def test_the_private_name_check_finds_both_forms(tmp_path):
+    """The check above would pass on an empty list; it does see both ways of reaching in, and
+    leaves a module's own private names and dunder names alone."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from engine import __version__, paths\n"
+        "from engine.cli.flows import _hidden\n"
+        "import json\n"
+        "def _own(): return json._default_encoder, paths.data_dir\n"
+        "paths._secret\n",
+        encoding="utf-8",
+    )
+    assert _private_uses(probe, tmp_path) == [
+        "probe.py:2 imports engine.cli.flows._hidden",
+        "probe.py:5 uses paths._secret",
+    ]
 
 
 def test_the_command_line_imports_no_runtime_until_a_command_needs_it():
