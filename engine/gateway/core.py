@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 
 from engine.gateway.calllog import Call, CallLog
+from engine.gateway.fresh import Fresh
 from engine.gateway.naming import aggregate, resource_uri, split_resource_uri
 from engine.gateway.tokens import Forbidden, Member, Tokens, may_call
 from engine.gateway.upstream import Upstream, UpstreamError, stdio_tree
@@ -52,6 +53,21 @@ def demo_servers() -> dict[str, dict[str, Any]]:
     }
 
 
+Target = tuple[str, Callable[[], Any]]  # a fingerprint of how to connect, and the connect
+
+
+@dataclass(frozen=True)
+class _View:
+    """What a call needs of a workspace from the database, kept while it is unchanged
+    (engine.gateway.fresh): its enabled servers, how to connect to each (or why not), its
+    switched-off tools and its secrets' redactor."""
+
+    configs: Mapping[str, ServerConfig]
+    targets: Mapping[str, Target | str]
+    disabled: set[tuple[str, str]]
+    redactor: Redactor
+
+
 @dataclass(frozen=True)
 class _Tool:
     name: str
@@ -81,6 +97,7 @@ class Gateway:
         self.workspaces = Workspaces(engine)
         self.tokens = Tokens(engine)
         self.log = CallLog(engine)
+        self.fresh = Fresh(engine)
         self.builtin = {"demo": demo_servers(), **(builtin or {})}
         self._upstreams: dict[tuple[str, str], tuple[str, Upstream]] = {}
         self._listeners: list[Callable[[str], Awaitable[None]]] = []
@@ -99,6 +116,23 @@ class Gateway:
                 return dict(self.builtin[workspace])
         return {name: s.config for name, s in stored.items() if s.enabled}
 
+    def _load_view(self, workspace: str) -> _View:
+        """A workspace's view, read from the database (in a worker thread)."""
+        configs = self.server_configs(workspace)
+        redactor = self.vault.redactor(workspace)
+        targets: dict[str, Target | str] = {}
+        for name, config in configs.items():
+            try:
+                targets[name] = self._target(workspace, config, name, redactor)
+            except Exception as exc:  # a missing or undecryptable secret: this server only
+                targets[name] = str(exc)
+        return _View(configs, targets, self.workspaces.disabled_tools(workspace), redactor)
+
+    async def _view(self, workspace: str) -> _View:
+        """The workspace's view as the database has it now: kept while nothing changed."""
+        await self.fresh.check()
+        return await self.fresh.get(("view", workspace), lambda: self._load_view(workspace))
+
     def _resolve(self, workspace: str, values: Mapping[str, Any]) -> dict[str, str]:
         resolved = {}
         for key, value in values.items():
@@ -111,8 +145,8 @@ class Gateway:
         return resolved
 
     def _target(
-        self, workspace: str, config: ServerConfig, server: str = ""
-    ) -> tuple[str, Callable[[], Any]]:
+        self, workspace: str, config: ServerConfig, server: str, redactor: Redactor
+    ) -> Target:
         """How to connect (secrets filled in: a fresh `mcp.Client` target per call) and a
         fingerprint of it: when a secret is rotated or the config edited, the fingerprint
         changes and the session is reopened."""
@@ -130,7 +164,7 @@ class Gateway:
                 cwd=config.get("cwd"),
             )
             shown: Any = ["stdio", stdio.command, stdio.args, env, stdio.cwd]
-            redact = self.vault.redactor(workspace).text
+            redact = redactor.text
 
             def make() -> Any:
                 return stdio_tree(stdio, redact, f"{workspace}/{server}")
@@ -145,11 +179,14 @@ class Gateway:
         digest = hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode())
         return digest.hexdigest(), make
 
-    async def upstream(self, workspace: str, server: str) -> Upstream:
-        config = self.server_configs(workspace).get(server)
-        if config is None:
+    async def upstream(self, workspace: str, server: str, view: _View | None = None) -> Upstream:
+        """The server's warm session (reopened if its config or secrets changed)."""
+        target = (view or await self._view(workspace)).targets.get(server)
+        if target is None:
             raise ToolNotFound(f"workspace '{workspace}' has no enabled server '{server}'")
-        fingerprint, make = self._target(workspace, config, server)
+        if isinstance(target, str):
+            raise UpstreamError(target)
+        fingerprint, make = target
         known = self._upstreams.get((workspace, server))
         if known is not None and known[0] == fingerprint:
             return known[1]
@@ -175,14 +212,15 @@ class Gateway:
 
     # -------------------------------------------------------------------------------- tools
 
-    async def _tools(self, workspace: str) -> dict[str, _Tool]:
+    async def _tools(self, workspace: str, view: _View | None = None) -> dict[str, _Tool]:
         """Aggregated name -> tool, over every enabled server answering in time; a server that
         fails or is slow is left out of the listing rather than holding up the others."""
-        servers = sorted(self.server_configs(workspace))
+        view = view or await self._view(workspace)
+        servers = sorted(view.configs)
 
         async def listing(server: str) -> list[types.Tool]:
             try:
-                tools = await (await self.upstream(workspace, server)).list_tools()
+                tools = await (await self.upstream(workspace, server, view)).list_tools()
             except Exception as exc:
                 self._unavailable[(workspace, server)] = str(exc)
                 return []
@@ -190,7 +228,7 @@ class Gateway:
             return tools
 
         listed = await asyncio.gather(*(listing(s) for s in servers))
-        disabled = self.workspaces.disabled_tools(workspace)
+        disabled = view.disabled
         found = {
             (server, tool.name): tool
             for server, tools in zip(servers, listed, strict=True)
@@ -205,9 +243,9 @@ class Gateway:
         self._listed[workspace] = frozenset(tools)
         return tools
 
-    def _unknown(self, workspace: str, tool: str) -> str:
+    def _unknown(self, workspace: str, tool: str, view: _View) -> str:
         """Why a tool name finds nothing: an unknown server, or a tool its server lacks."""
-        servers = sorted(self.server_configs(workspace))
+        servers = sorted(view.configs)
         server, _, name = tool.partition("__")
         if server not in servers:
             known = ", ".join(servers) or "none"
@@ -239,10 +277,11 @@ class Gateway:
     ) -> types.CallToolResult:
         """Call a tool as a member: role checked, secrets injected, the call logged."""
         started, clock = time.time(), time.perf_counter()
-        tools = await self._tools(workspace)
+        view = await self._view(workspace)
+        tools = await self._tools(workspace, view)
         found = tools.get(tool)
         server = found.server if found else tool.partition("__")[0]
-        redactor = self.vault.redactor(workspace)
+        redactor = view.redactor
 
         def record(outcome: str, error: str | None = None) -> None:
             text = redactor.text(error) if error else None
@@ -265,14 +304,14 @@ class Gateway:
             record("error", reason or "unknown tool")
             if reason is not None:
                 raise UpstreamError(reason)
-            raise ToolNotFound(self._unknown(workspace, tool))
+            raise ToolNotFound(self._unknown(workspace, tool, view))
         if not may_call(member, found.read_only):
             record("denied", f"role {member.role} may only call read-only tools")
             raise Forbidden(
                 f"'{tool}' is not read-only; the {member.role} role may only call read-only tools"
             )
         try:
-            upstream = await self.upstream(workspace, found.server)
+            upstream = await self.upstream(workspace, found.server, view)
             result = _redacted(await upstream.call_tool(found.upstream, arguments), redactor)
         except Exception as exc:
             record("error", str(exc))
@@ -306,9 +345,10 @@ class Gateway:
 
     async def list_resources(self, workspace: str) -> list[types.Resource]:
         resources = []
-        for server in sorted(self.server_configs(workspace)):
+        view = await self._view(workspace)
+        for server in sorted(view.configs):
             try:
-                listed = await (await self.upstream(workspace, server)).list_resources()
+                listed = await (await self.upstream(workspace, server, view)).list_resources()
             except Exception:
                 continue
             resources += [
@@ -321,8 +361,9 @@ class Gateway:
 
     async def read_resource(self, workspace: str, uri: str) -> types.ReadResourceResult:
         server, upstream_uri = split_resource_uri(uri)
-        result = await (await self.upstream(workspace, server)).read_resource(upstream_uri)
-        result = _redacted(result, self.vault.redactor(workspace))
+        view = await self._view(workspace)
+        result = await (await self.upstream(workspace, server, view)).read_resource(upstream_uri)
+        result = _redacted(result, view.redactor)
         return result.model_copy(
             update={
                 "contents": [
@@ -334,9 +375,10 @@ class Gateway:
 
     async def _prompts(self, workspace: str) -> dict[str, tuple[str, types.Prompt]]:
         found: dict[tuple[str, str], types.Prompt] = {}
-        for server in sorted(self.server_configs(workspace)):
+        view = await self._view(workspace)
+        for server in sorted(view.configs):
             try:
-                listed = await (await self.upstream(workspace, server)).list_prompts()
+                listed = await (await self.upstream(workspace, server, view)).list_prompts()
             except Exception:
                 continue
             found.update({(server, p.name): p for p in listed})
@@ -355,8 +397,11 @@ class Gateway:
         if name not in prompts:
             raise ToolNotFound(f"workspace '{workspace}' has no prompt '{name}'")
         server, prompt = prompts[name]
-        result = await (await self.upstream(workspace, server)).get_prompt(prompt.name, arguments)
-        return _redacted(result, self.vault.redactor(workspace))
+        view = await self._view(workspace)
+        result = await (await self.upstream(workspace, server, view)).get_prompt(
+            prompt.name, arguments
+        )
+        return _redacted(result, view.redactor)
 
     # ------------------------------------------------------------------------ notifications
 
@@ -389,13 +434,16 @@ class Gateway:
 
     async def _close_unlisted(self, workspace: str) -> None:
         """Stop the sessions (and processes) of servers removed or disabled meanwhile."""
-        enabled = self.server_configs(workspace)
+        enabled = (await self._view(workspace)).configs
         gone = [key for key in self._upstreams if key[0] == workspace and key[1] not in enabled]
         await asyncio.gather(*(self._upstreams.pop(key)[1].close() for key in gone))
 
     async def aclose(self) -> None:
+        """Stop every upstream, and write the calls not yet in the log."""
         upstreams, self._upstreams = list(self._upstreams.values()), {}
         await asyncio.gather(*(u.close() for _, u in upstreams), return_exceptions=True)
+        await asyncio.to_thread(self.log.flush)
+        self.fresh.close()
 
 
 def _redacted(result: Result, redactor: Redactor) -> Result:

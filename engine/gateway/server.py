@@ -3,8 +3,9 @@ older ones that handshake) and `/healthz`.
 
 Before any MCP message is read, a request must come with an allowed Host and Origin (against
 DNS rebinding), for a workspace that exists, with a valid bearer token of that workspace (checked
-on every request, so a revoked or expired token cuts off a connected client at its next request)
-and within its token's rate limit; an address sending bad tokens gets 429 after a few
+on every request, so a revoked or expired token cuts off a connected client at its next request;
+both read from the database only after it changed, engine.gateway.fresh) and within its token's
+rate limit; an address sending bad tokens gets 429 after a few
 (engine.httpguard.FailedAuth), and a body past 16 MiB gets 413 (engine.api.limits).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import math
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -29,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from engine import __version__
 from engine.api.limits import BodyLimit, BodyLimits
 from engine.gateway.core import Gateway, ToolNotFound
-from engine.gateway.tokens import AuthError, Forbidden, Member, RateLimiter
+from engine.gateway.tokens import PREFIX, AuthError, Forbidden, Member, RateLimiter
 from engine.gateway.upstream import UpstreamError
 from engine.gateway.workspaces import NotFound
 from engine.httpguard import (
@@ -116,6 +118,7 @@ class GatewayApp:
             watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watching
+            await asyncio.to_thread(self.gateway.log.flush)  # the calls not yet in the log
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
@@ -132,6 +135,16 @@ class GatewayApp:
         except NotFound:
             return slug in self.gateway.builtin
         return True
+
+    async def member(self, token: str | None, slug: str) -> Member:
+        """The member a bearer token stands for, its stored token read once per change of the
+        database (engine.gateway.fresh) and its state checked against the clock every time."""
+        tokens = self.gateway.tokens
+        if not token or not token.startswith(PREFIX):
+            return tokens.authenticate(token, slug)  # refused before any read
+        key = ("token", slug, hashlib.sha256(token.encode()).hexdigest())
+        info = await self.gateway.fresh.get(key, lambda: tokens.find(token, slug))
+        return tokens.admit(info, slug)
 
     # ------------------------------------------------------------------------------ handlers
 
@@ -205,24 +218,26 @@ class _Guard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        refusal = self._refusal(scope, headers)
+        refusal = await self._refusal(scope, headers)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    def _refusal(self, scope: Scope, headers: dict[str, str]) -> JSONResponse | None:
+    async def _refusal(self, scope: Scope, headers: dict[str, str]) -> JSONResponse | None:
         owner = self.owner
         refused = owner.host_check.refusal(headers)
         if refused is not None:
             return _error(*refused)
         slug = str(scope["path_params"]["slug"])
-        if not owner.workspace_exists(slug):
+        fresh = owner.gateway.fresh
+        await fresh.check()  # a change by any process since the last request is seen now
+        if not await fresh.get(("workspace", slug), lambda: owner.workspace_exists(slug)):
             return _error(404, "not_found", f"no workspace '{slug}'")
         authorization = headers.get("authorization", "")
         token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
         try:
-            member = owner.gateway.tokens.authenticate(token, slug)
+            member = await owner.member(token, slug)
         except AuthError as exc:
             wait = owner.failed.failed(client_address(scope)) if token else 0
             if wait:

@@ -190,6 +190,11 @@ class Tokens:
     def authenticate(self, token: str | None, workspace: str) -> Member:
         """The member a bearer token stands for in this workspace, checked on every request so
         a revocation or an expiry takes effect at once."""
+        return self.admit(self.find(token, workspace), workspace)
+
+    def find(self, token: str | None, workspace: str) -> TokenInfo:
+        """The stored token a bearer token is, in this workspace, whatever its state (AuthError
+        for none, an unknown one or not one of ours)."""
         if not token:
             raise AuthError("a bearer token is required")
         if not token.startswith(PREFIX):
@@ -202,11 +207,14 @@ class Tokens:
             ).first()
         if row is None:
             raise AuthError("unknown token for this workspace")
-        info = _info(row)
-        state = info.state(time.time())
+        return _info(row)
+
+    def admit(self, info: TokenInfo, workspace: str, now: float | None = None) -> Member:
+        """The member of a found token, if it is active now (AuthError if revoked or expired)."""
+        state = info.state(time.time() if now is None else now)
         if state != "active":
-            raise AuthError(f"token {row.id} is {state}")
-        return Member(workspace, row.member, row.role, row.id, self._may_use(info))
+            raise AuthError(f"token {info.id} is {state}")
+        return Member(workspace, info.member, info.role, info.id, self._may_use(info))
 
     def _may_use(self, info: TokenInfo) -> frozenset[str] | None:
         """The workspaces a token's member may work in: a workspace's token, its own."""
