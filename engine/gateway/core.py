@@ -101,7 +101,7 @@ class Gateway:
         self.builtin = {"demo": demo_servers(), **(builtin or {})}
         self._upstreams: dict[tuple[str, str], tuple[str, Upstream]] = {}
         self._listeners: list[Callable[[str], Awaitable[None]]] = []
-        self._listed: dict[str, frozenset[str]] = {}
+        self._catalog: dict[str, dict[str, _Tool]] = {}  # each workspace's last listing
         self._unavailable: dict[tuple[str, str], str] = {}  # why a server's tools are missing
 
     # ------------------------------------------------------------------------------ servers
@@ -240,8 +240,15 @@ class Gateway:
             name: _Tool(name, server, upstream, found[(server, upstream)])
             for name, (server, upstream) in names.items()
         }
-        self._listed[workspace] = frozenset(tools)
+        self._catalog[workspace] = tools
         return tools
+
+    def input_schema(self, workspace: str, tool: str) -> Mapping[str, Any] | None:
+        """A tool's input schema as the workspace's last listing or call found it (None if
+        neither has seen it yet): what the MCP endpoint checks `Mcp-Param-*` headers against
+        without listing every tool again for each call."""
+        found = self._catalog.get(workspace, {}).get(tool)
+        return dict(found.tool.input_schema or {}) if found is not None else None
 
     def _unknown(self, workspace: str, tool: str, view: _View) -> str:
         """Why a tool name finds nothing: an unknown server, or a tool its server lacks."""

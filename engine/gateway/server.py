@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import math
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 import mcp_types as types
@@ -44,6 +45,8 @@ from engine.httpguard import (
 
 FORBIDDEN = -32003  # an implementation-defined JSON-RPC server error: the role does not allow it
 NOTIFY_TIMEOUT_S = 5.0  # for one session to take a list_changed notification
+# The workspace of the request being handled (set by _Guard), for lookups the SDK makes by name.
+_workspace: contextvars.ContextVar[str] = contextvars.ContextVar("aerostudio_workspace")
 
 
 class _GatewayServer(Server[Any]):
@@ -90,6 +93,7 @@ class GatewayApp:
             on_read_resource=self._read_resource,
             on_list_prompts=self._list_prompts,
             on_get_prompt=self._get_prompt,
+            get_tool_input_schema=self._input_schema,
         )
         mcp_app = self.mcp.streamable_http_app(
             streamable_http_path="/mcp",
@@ -147,6 +151,12 @@ class GatewayApp:
         return tokens.admit(info, slug)
 
     # ------------------------------------------------------------------------------ handlers
+
+    def _input_schema(self, tool: str) -> Mapping[str, Any] | None:
+        """For the SDK's check of a call's `Mcp-Param-*` headers: from memory, where without it
+        the SDK would list every tool of the workspace again for each call."""
+        slug = _workspace.get(None)
+        return None if slug is None else self.gateway.input_schema(slug, tool)
 
     def _remember(self, ctx: Any) -> str:
         """The request's workspace; older (session) clients are kept to notify of changes."""
@@ -222,6 +232,7 @@ class _Guard:
         if refusal is not None:
             await refusal(scope, receive, send)
             return
+        _workspace.set(str(scope["path_params"]["slug"]))
         await self.app(scope, receive, send)
 
     async def _refusal(self, scope: Scope, headers: dict[str, str]) -> JSONResponse | None:
