@@ -1,4 +1,4 @@
-"""What a run looks like from its events (NODES.md §3): per-node states, taken and dead edges.
+"""What a run looks like from its events (docs/flows.md §3): per-node states, taken and dead edges.
 
 Qt-free, so it is tested without a display and the canvas, the data inspector and the history
 all read the same reduction of the same stream, live or replayed.

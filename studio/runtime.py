@@ -1,8 +1,8 @@
 """The studio's connection to a runtime: a local one already running, else one it starts.
 
-The studio is a client of the engine API (DESIGN.md): it finds `aerostudio runtime` through
-`runtime.json` in the data directory, starts one as a subprocess when none runs, watches its
-health, starts it again if it dies, and stops it on exit unless the user keeps it running.
+The studio is a client of the engine API (docs/architecture.md): it finds `aerostudio runtime`
+through `runtime.json` in the data directory, starts one as a subprocess when none runs, watches
+its health, starts it again if it dies, and stops it on exit unless the user keeps it running.
 """
 
 from __future__ import annotations

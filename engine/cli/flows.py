@@ -13,7 +13,9 @@ from engine.cli.errors import CliError
 
 def register(subparsers: Any) -> None:
     validate = subparsers.add_parser(
-        "validate", help="check flow files", description="Check flow files against NODES.md §5."
+        "validate",
+        help="check flow files",
+        description="Check flow files against the rules of docs/flows.md §5.",
     )
     validate.add_argument("files", nargs="+", metavar="FILE", help="*.flow.json files")
     validate.add_argument("--json", action="store_true", help="print a JSON list of issues")

@@ -1,4 +1,4 @@
-"""Expressions (NODES.md §2): Jinja2 in a sandbox.
+"""Expressions (docs/flows.md §2): Jinja2 in a sandbox.
 
 A template that is exactly one `{{ expr }}` yields the expression's native value; any other
 template yields text. Expression fields hold a bare expression without braces. Names in scope:
@@ -176,7 +176,7 @@ def references(text: str, kind: Kind) -> References:
 
 
 SCOPE_NAMES = frozenset({"input", "vars", "nodes", "run", "error"})
-"""The names a run gives every expression (NODES.md §2)."""
+"""The names a run gives every expression (docs/flows.md §2)."""
 _CHANGING = frozenset(
     {"append", "extend", "insert", "remove", "pop", "popitem", "clear", "sort", "reverse"}
     | {"update", "setdefault", "add", "discard", "difference_update"}

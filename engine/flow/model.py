@@ -1,4 +1,4 @@
-"""The flow document (NODES.md §1) as immutable pydantic models.
+"""The flow document (docs/flows.md §1) as immutable pydantic models.
 
 Node configs stay raw JSON objects here, exactly as written, so that a flow with a mistake in one
 field still opens; `Node.parsed_config()` checks a config against its type, and validation reports
@@ -46,7 +46,7 @@ class Retry(DocumentModel):
 
 class Node(DocumentModel):
     id: str = Field(pattern=ID_PATTERN, description="Stable id, unique in the flow")
-    type: str = Field(description="Node type, one of the 19 of NODES.md §4")
+    type: str = Field(description="Node type, one of the 19 of docs/flows.md §4 (docs/nodes.md)")
     label: str = Field("", description="Name shown on the canvas (empty: the type's title)")
     position: tuple[float, float] = Field((0.0, 0.0), description="Canvas position [x, y]")
     config: dict[str, Any] = Field(default_factory=dict, description="Settings of the node type")

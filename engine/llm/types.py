@@ -1,4 +1,4 @@
-"""The one request/response shape every provider speaks (NODES.md §4: llm_call, agent_loop).
+"""The one request/response shape every provider speaks (docs/nodes.md: llm_call, agent_loop).
 
 Messages are provider-neutral: a `tool` message carries the results of the tool calls the
 previous assistant message made; each provider maps them to its wire format. Everything is a

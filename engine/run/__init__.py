@@ -1,7 +1,8 @@
-"""Running flows: the interpreter of NODES.md §3, its events and step-debug controls.
+"""Running flows: the interpreter of docs/flows.md §3, its events and step-debug controls.
 
-`Runtime.start(flow, input)` returns a `RunHandle` (events, debugger, inbox, result). Durability
-(DBOS: a run is a workflow, side-effecting nodes recorded once) wraps this interpreter next.
+`Runtime.start(flow, input)` returns a `RunHandle` (events, debugger, inbox, result).
+`engine.run.durable` runs the same interpreter as a DBOS workflow, side-effecting nodes recorded
+once (docs/durability.md).
 """
 
 from engine.run import agent as _agent  # noqa: F401  (registers executors)

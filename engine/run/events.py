@@ -1,4 +1,4 @@
-"""Run events (NODES.md §3): one protocol for the studio, the API stream and the logs."""
+"""Run events (docs/flows.md §3): one protocol for the studio, the API stream and the logs."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Executors of the control-flow and action nodes (step 2). Loop and parallel are scopes: the
-interpreter runs them itself.
+"""The executor registry, and the executors of trigger, logic, error_handler, action and
+human_review; the other node types register theirs from their own modules. Loop and parallel are
+scopes: the interpreter runs them itself.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The interpreter: NODES.md §3 over one flow run.
+"""The interpreter: docs/flows.md §3 over one flow run.
 
 A region is a set of nodes run together: the main path from the trigger, one loop iteration's
 body, one parallel branch, an error handler's path. In a region, a node runs once every incoming

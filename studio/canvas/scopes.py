@@ -1,7 +1,7 @@
 """Loop and parallel scopes, drawn as tinted rounded regions behind their member nodes.
 
-A scope (NODES.md §3) is every node reachable from a loop's `body` or a parallel branch; showing
-it makes clear which nodes run per item or per branch, and where an edge may not cross.
+A scope (docs/flows.md §3) is every node reachable from a loop's `body` or a parallel branch;
+showing it makes clear which nodes run per item or per branch, and where an edge may not cross.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The chat panel: talk to a flow whose trigger takes messages (NODES.md, trigger kind "message").
+"""The chat panel: talk to a flow whose trigger takes messages (kind "message", docs/nodes.md).
 
 A message the user sends starts a run with the payload a bot platform would give it, or answers
 the run when it waits for text (an auth code); the run's `message` events come back as bubbles
@@ -64,7 +64,7 @@ class Conversation:
         self._ends_shown: set[str] = set()
 
     def payload(self, text: str) -> dict[str, Any]:
-        """A message trigger's input (NODES.md): what a bot platform would send."""
+        """A message trigger's input (docs/nodes.md, trigger): what a bot platform would send."""
         return {
             "text": text,
             "user_id": f"{PLATFORM}:{self.user_name}",

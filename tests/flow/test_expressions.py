@@ -1,4 +1,4 @@
-"""Expressions (NODES.md §2): sandboxed Jinja2, native single expressions, references."""
+"""Expressions (docs/flows.md §2): sandboxed Jinja2, native single expressions, references."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Loading with clear errors, migration, and deterministic saving (NODES.md §1)."""
+"""Loading with clear errors, migration, and deterministic saving (docs/flows.md §1)."""
 
 from __future__ import annotations
 

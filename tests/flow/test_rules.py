@@ -1,4 +1,4 @@
-"""Every rule of NODES.md §5: a flow that triggers it, and a close one that does not."""
+"""Every rule of docs/flows.md §5: a flow that triggers it, and a close one that does not."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from engine.flow.templates import TEMPLATES, new_flow
 from engine.nodes import NODE_SPECS, Category
 from engine.nodes.spec import walk_fields
 
-NODES_MD_TYPES = {
+FLOWS_MD_TYPES = {
     "trigger",
     "llm_call",
     "mcp_tool",
@@ -34,8 +34,8 @@ NODES_MD_TYPES = {
 }
 
 
-def test_the_registry_has_the_19_types_of_nodes_md():
-    assert set(NODE_SPECS) == NODES_MD_TYPES
+def test_the_registry_has_the_19_types_of_flows_md():
+    assert set(NODE_SPECS) == FLOWS_MD_TYPES
 
 
 @pytest.mark.parametrize("spec", NODE_SPECS.values(), ids=list(NODE_SPECS))

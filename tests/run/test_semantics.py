@@ -1,4 +1,4 @@
-"""The execution model of NODES.md §3, run by the interpreter."""
+"""The execution model of docs/flows.md §3, run by the interpreter."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Validation of a flow (NODES.md §5): issue records with stable codes.
+"""Validation of a flow (docs/flows.md §5): issue records with stable codes.
 
 `Validator` keeps per-node results between calls, so the studio can re-validate on every edit.
 """

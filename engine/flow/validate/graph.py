@@ -1,4 +1,4 @@
-"""The rules of NODES.md §5 that look at the whole graph.
+"""The rules of docs/flows.md §5 that look at the whole graph.
 
 Validating an acyclic flow walks plain successor lists; networkx (which takes a noticeable part of
 a second to import, a cost the studio's start should not pay) is loaded for a cycle's report and
@@ -208,7 +208,7 @@ def reached(successors: Mapping[str, Iterable[str]], starts: Iterable[str]) -> f
 def scope_members(
     successors: Mapping[str, Iterable[str]], entries: Iterable[str]
 ) -> frozenset[str]:
-    """The members of a scope (NODES.md §3): the nodes its handle enters and all they reach.
+    """The members of a scope (docs/flows.md §3): the nodes its handle enters and all they reach.
 
     The one definition of a scope, shared by validation, the editor and the interpreter.
     """
