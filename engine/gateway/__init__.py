@@ -1,5 +1,5 @@
 """The MCP gateway: one endpoint per workspace in front of its MCP servers, with the vault,
-members' tokens and roles, and a log of every tool call (DESIGN.md, engine.gateway)."""
+members' tokens and roles, and a log of every tool call (docs/architecture.md, engine.gateway)."""
 
 from __future__ import annotations
 
