@@ -112,7 +112,23 @@ class GuardrailConfig(ModelChoice):
     )
 
 
+def _route_handles(config: Mapping[str, Any]) -> list[str]:
+    """One handle per route, named by its `name`."""
+    return names(config, "routes", "name")
+
+
+def _router_asks_model(config: Mapping[str, Any]) -> bool:
+    """Method `llm` (the default) asks a model; `keywords` has no side effect."""
+    return bool(config.get("method", "llm") == "llm")
+
+
+def _guardrail_asks_model(config: Mapping[str, Any]) -> bool:
+    """Only an `llm_policy` check asks a model."""
+    return "llm_policy" in names(config, "checks", "check")
+
+
 def _router_variables(config: Mapping[str, Any]) -> list[str]:
+    """`route_model`: the chosen route's model."""
     return ["route_model"]
 
 
@@ -126,6 +142,10 @@ SPECS = (
         config_model=LlmCallConfig,
         outputs=("out", "error"),
         side_effect=True,
+        output=(
+            "`{text, json, model, usage: {input_tokens, output_tokens}, stop_reason}`; `json` "
+            "when `output_schema` is set (validated, one repair attempt)"
+        ),
     ),
     NodeSpec(
         type="agent_loop",
@@ -136,6 +156,7 @@ SPECS = (
         config_model=AgentLoopConfig,
         outputs=("out", "error", "exhausted"),
         side_effect=True,
+        output="`{text, tool_calls: [{tool, arguments, is_error, latency_ms}], iterations, usage}`",
     ),
     NodeSpec(
         type="confidence_router",
@@ -145,9 +166,10 @@ SPECS = (
         icon="signpost",
         config_model=ConfidenceRouterConfig,
         outputs=("low_confidence",),
-        dynamic_outputs=lambda config: names(config, "routes", "name"),
+        dynamic_outputs=_route_handles,
         variables=_router_variables,
-        side_effect=lambda config: config.get("method", "llm") == "llm",
+        side_effect=_router_asks_model,
+        output="`{route, confidence, model}`; sets `vars.route_model`",
     ),
     NodeSpec(
         type="guardrail",
@@ -157,6 +179,7 @@ SPECS = (
         icon="shield-check",
         config_model=GuardrailConfig,
         outputs=("pass", "blocked"),
-        side_effect=lambda config: "llm_policy" in names(config, "checks", "check"),
+        side_effect=_guardrail_asks_model,
+        output="`{passed, text, violations: [{check, detail}]}`",
     ),
 )

@@ -132,6 +132,7 @@ class LogicConfig(NodeConfig):
 
 
 def _logic_handles(config: Mapping[str, Any]) -> list[str]:
+    """`true` and `false` (if), or each case's `handle` then `default` (switch)."""
     if config.get("mode", "if") == "switch":
         return [*names(config, "cases", "handle"), "default"]
     return ["true", "false"]
@@ -148,7 +149,13 @@ class LoopConfig(NodeConfig):
     concurrency: int = capped(1, 64, "How many iterations run at once", ge=1)
 
 
+def _loop_body(config: Mapping[str, Any]) -> list[str]:
+    """`body`: the nodes it enters run once per item."""
+    return ["body"]
+
+
 def _loop_variables(config: Mapping[str, Any]) -> list[str]:
+    """The names in `item_var` and `index_var` (default `item`, `index`), inside the body."""
     return [str(config.get("item_var", "item")), str(config.get("index_var", "index"))]
 
 
@@ -173,6 +180,7 @@ class ParallelConfig(NodeConfig):
 
 
 def _parallel_branches(config: Mapping[str, Any]) -> list[str]:
+    """One handle per name in `branches`, each the start of a scope."""
     return names(config, "branches")
 
 
@@ -243,7 +251,13 @@ class ActionConfig(NodeConfig):
         return self
 
 
+def _calls_http(config: Mapping[str, Any]) -> bool:
+    """Only `http_request` has a side effect."""
+    return config.get("action") == "http_request"
+
+
 def _action_variables(config: Mapping[str, Any]) -> list[str]:
+    """set_variables: the names in `values`."""
     settings = config.get("set_variables") if config.get("action") == "set_variables" else None
     values = settings.get("values") if isinstance(settings, Mapping) else None
     return [k for k in values if isinstance(k, str)] if isinstance(values, Mapping) else []
@@ -258,6 +272,10 @@ SPECS = (
         icon="bolt",
         config_model=TriggerConfig,
         has_input=False,
+        output=(
+            "The input payload; a message trigger's: `text`, `user_id`, `user_name`, `channel_id`, "
+            "`platform`, `conversation_id`"
+        ),
     ),
     NodeSpec(
         type="logic",
@@ -268,6 +286,7 @@ SPECS = (
         config_model=LogicConfig,
         outputs=(),
         dynamic_outputs=_logic_handles,
+        output="`{handle, value}`",
     ),
     NodeSpec(
         type="loop",
@@ -277,8 +296,9 @@ SPECS = (
         icon="repeat",
         config_model=LoopConfig,
         outputs=("body", "done"),
-        scope_outputs=lambda config: ["body"],
+        scope_outputs=_loop_body,
         variables=_loop_variables,
+        output="`{results: [...], count}`",
     ),
     NodeSpec(
         type="parallel",
@@ -290,6 +310,7 @@ SPECS = (
         outputs=("done",),
         dynamic_outputs=_parallel_branches,
         scope_outputs=_parallel_branches,
+        output="`{results: {branch: value}, errors: {branch: error}}`",
     ),
     NodeSpec(
         type="error_handler",
@@ -299,6 +320,7 @@ SPECS = (
         icon="shield-alert",
         config_model=ErrorHandlerConfig,
         has_input=False,
+        output="`{error}`: the failure it handles; it has no incoming edges",
     ),
     NodeSpec(
         type="action",
@@ -308,7 +330,11 @@ SPECS = (
         icon="play",
         config_model=ActionConfig,
         outputs=("out", "error"),
-        side_effect=lambda config: config.get("action") == "http_request",
+        side_effect=_calls_http,
         variables=_action_variables,
+        output=(
+            "http_request: `{status, headers, json, text}`; set_variables: the values set; "
+            "end: finishes the run with `output` and `status`"
+        ),
     ),
 )

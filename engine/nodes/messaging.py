@@ -56,6 +56,10 @@ SPECS = (
         icon="message",
         config_model=SendMessageConfig,
         side_effect=True,
+        output=(
+            "`{message_id}`; delivered to the run's conversation (studio chat, endpoint "
+            "stream, bot channel)"
+        ),
     ),
     NodeSpec(
         type="schedule_message",
@@ -65,6 +69,7 @@ SPECS = (
         icon="clock",
         config_model=ScheduleMessageConfig,
         pauses=True,
+        output="`{sent_at, message_id}`, after a durable timer",
     ),
     NodeSpec(
         type="send_proactive",
@@ -75,6 +80,7 @@ SPECS = (
         config_model=SendProactiveConfig,
         outputs=("out", "error"),
         side_effect=True,
+        output="`{message_id}`",
     ),
     NodeSpec(
         type="delegate_to_bot",
@@ -85,5 +91,6 @@ SPECS = (
         config_model=DelegateConfig,
         outputs=("out", "error"),
         side_effect=True,
+        output="The child run's output; runs nest at most 3 deep",
     ),
 )

@@ -43,6 +43,7 @@ class AuthGateConfig(NodeConfig):
 
 
 def _verified_identity(config: Mapping[str, Any]) -> list[str]:
+    """`verified_identity`: who was verified."""
     return ["verified_identity"]
 
 
@@ -56,6 +57,7 @@ SPECS = (
         config_model=HumanReviewConfig,
         outputs=("approved", "rejected", "timeout"),
         pauses=True,
+        output="`{decision, reviewer, comment, form}`",
     ),
     NodeSpec(
         type="auth_gate",
@@ -67,5 +69,6 @@ SPECS = (
         outputs=("verified", "failed"),
         pauses=True,
         variables=_verified_identity,
+        output="`{verified, method, identity}`; sets `vars.verified_identity`",
     ),
 )

@@ -119,7 +119,8 @@ ConfigModel = type[NodeConfig]
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """One node type of NODES.md §4."""
+    """One node type of docs/flows.md §4; `output` says what the node's output holds (for
+    docs/nodes.md, made from these specs by `python -m engine.nodes.reference`)."""
 
     type: str
     title: str
@@ -134,6 +135,7 @@ class NodeSpec:
     side_effect: bool | Callable[[Mapping[str, Any]], bool] = False
     pauses: bool = False
     has_input: bool = True
+    output: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
 
     def output_handles(self, config: Mapping[str, Any]) -> list[str]:

@@ -46,6 +46,10 @@ SPECS = (
         config_model=McpToolConfig,
         outputs=("out", "error"),
         side_effect=True,
+        output=(
+            "`{text, content, structured, is_error}`; a result with `is_error` takes `error` "
+            "when it is connected"
+        ),
     ),
     NodeSpec(
         type="code_block",
@@ -56,6 +60,7 @@ SPECS = (
         config_model=CodeBlockConfig,
         outputs=("out", "error"),
         side_effect=True,
+        output="The JSON value `main` returns; it runs in a sandbox (docs/security.md)",
     ),
     NodeSpec(
         type="function_call",
@@ -66,5 +71,6 @@ SPECS = (
         config_model=FunctionCallConfig,
         outputs=("out", "error"),
         side_effect=True,
+        output="The function's return value",
     ),
 )
