@@ -1,9 +1,9 @@
 """What a node executor sees: its config rendered against the run's scope, and the run's services.
 
-Executors are `async def execute(ctx: NodeContext, config) -> Outcome`. Step 3's AI and
-integration nodes plug in through the same context: `ctx.services` carries the tool gateway,
-secret lookup, LLM registry and message sink; `ctx.pause` waits for a person (durably once the
-DBOS layer lands); `ctx.emit` adds the node's events (deltas, tool calls, messages).
+Executors are `async def execute(ctx: NodeContext, config) -> Outcome`, all through the same
+context: `ctx.services` carries the tool gateway, secret lookup, LLM registry, message sink, mail,
+flows and child runs; `ctx.pause` waits for a person's answer (durably in a DBOS run,
+docs/durability.md); `ctx.emit` adds the node's events (deltas, tool calls, messages).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ EXECUTORS: dict[str, Executor] = {}
 
 
 def executor(node_type: str) -> Callable[[Executor], Executor]:
-    """Register the executor of a node type (step 3's nodes register the same way)."""
+    """Register the executor of a node type; every executor module does, on import."""
 
     def register(function: Executor) -> Executor:
         EXECUTORS[node_type] = function
