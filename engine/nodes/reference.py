@@ -102,7 +102,7 @@ def _doc(spec: NodeSpec, function: Callable[..., Any]) -> str:
 
 def _type(info: FieldInfo) -> str:
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-    text = _annotation(info.annotation)
+    text = _annotation(info.annotation) + "".join(_bounds(info))
     if extra.get("x-template"):
         text += ", *template*"
     if extra.get("x-expression"):
@@ -131,6 +131,18 @@ def _annotation(annotation: Any) -> str:
         return "object"
     names = {str: "string", int: "integer", float: "number", bool: "boolean"}
     return names.get(annotation, "any")
+
+
+_BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"), ("min_length", "length >="))
+
+
+def _bounds(info: FieldInfo) -> Iterator[str]:
+    """The field's pydantic constraints (`ge=1` and the like), as `, >= 1`."""
+    for constraint in info.metadata:
+        for attribute, sign in _BOUNDS:
+            value = getattr(constraint, attribute, None)
+            if value is not None:
+                yield f", {sign} {_number(value)}"
 
 
 def _default(info: FieldInfo) -> str:
