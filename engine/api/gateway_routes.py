@@ -4,6 +4,7 @@ only), tokens, the call log and usage, and the entry an editor pastes to reach a
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,6 +14,7 @@ from engine.api.errors import ApiError, json_body, positive_seconds, unix_time, 
 from engine.api.members import ADMIN, DEVELOPER, VIEWER, caller, check_workspace
 from engine.api.routing import Router
 from engine.gateway.core import Gateway
+from engine.gateway.rates import Rates, check_rate, effective
 
 STDIO_SETTING = "--allow-stdio-servers"
 STDIO_ENV = "AEROSTUDIO_ALLOW_STDIO_SERVERS"
@@ -82,6 +84,9 @@ class GatewayRoutes:
             route("/api/workspaces/{slug}/tokens", self.list_tokens, ["GET"], ADMIN),
             route("/api/workspaces/{slug}/tokens", self.create_token, ["POST"], ADMIN),
             route("/api/workspaces/{slug}/tokens/{token_id}", self.revoke_token, ["DELETE"], ADMIN),
+            route("/api/workspaces/{slug}/tokens/{token_id}", self.token_rate, ["PATCH"], ADMIN),
+            route("/api/workspaces/{slug}/rate-limit", self.rate_limit, ["GET"], VIEWER),
+            route("/api/workspaces/{slug}/rate-limit", self.set_rate_limit, ["PUT"], ADMIN),
             route("/api/workspaces/{slug}/usage", self.usage, ["GET"], VIEWER),
             route("/api/workspaces/{slug}/calls", self.calls, ["GET"], VIEWER),
             route(
@@ -287,9 +292,21 @@ class GatewayRoutes:
         """
         summary: Tokens (never the tokens themselves)
         """
-        now = time.time()
-        tokens = self.gateway.tokens.all(_slug(request))
-        return JSONResponse({"tokens": [{**t.__dict__, "state": t.state(now)} for t in tokens]})
+        now, slug = time.time(), _slug(request)
+        tokens = self.gateway.tokens.all(slug)
+        workspace_rate = Rates(self.gateway.engine).workspace(slug)
+        return JSONResponse(
+            {
+                "tokens": [
+                    {
+                        **t.__dict__,
+                        "state": t.state(now),
+                        "effective_rate_per_minute": effective(t.rate_per_minute, workspace_rate),
+                    }
+                    for t in tokens
+                ]
+            }
+        )
 
     async def create_token(self, request: Request) -> Response:
         """
@@ -297,18 +314,76 @@ class GatewayRoutes:
         requestBody:
           schema: {type: object, required: [member, role], properties: {member: {type: string},
             role: {type: string, enum: [admin, developer, viewer]},
-            expires_in_s: {type: number}}}
+            expires_in_s: {type: number}, rate_per_minute: {type: integer, minimum: 1}}}
         """
         slug = _slug(request)
         self.gateway.workspaces.get(slug)
         body = await json_body(request)
+        rate = check_rate(body.get("rate_per_minute"), "rate_per_minute")
         info, token = self.gateway.tokens.create(
             slug,
             str(body.get("member", "")),
             str(body.get("role", "")),
             positive_seconds(body.get("expires_in_s"), "expires_in_s"),
         )
+        if rate is not None:
+            Rates(self.gateway.engine).set_token(slug, info.id, rate)
+            info = replace(info, rate_per_minute=rate)
         return JSONResponse({**info.__dict__, "token": token}, status_code=201)
+
+    async def token_rate(self, request: Request) -> Response:
+        """
+        summary: Set a token's own rate limit (tool calls a minute; null for its workspace's)
+        requestBody:
+          schema: {type: object, required: [rate_per_minute],
+            properties: {rate_per_minute: {type: integer, nullable: true, minimum: 1,
+              maximum: 1000000000}}}
+        """
+        slug, token_id = _slug(request), request.path_params["token_id"]
+        body = await json_body(request)
+        if "rate_per_minute" not in body:
+            raise ApiError(400, "bad_request", "rate_per_minute: calls a minute, or null")
+        rates = Rates(self.gateway.engine)
+        rate = check_rate(body["rate_per_minute"], "rate_per_minute")
+        rates.set_token(slug, token_id, rate)
+        return JSONResponse(
+            {
+                "id": token_id,
+                "rate_per_minute": rate,
+                "effective_rate_per_minute": effective(rate, rates.workspace(slug)),
+            }
+        )
+
+    async def rate_limit(self, request: Request) -> Response:
+        """
+        summary: The workspace's rate limit per token (null where it has the gateway's default)
+        """
+        slug = _slug(request)
+        if slug not in self.gateway.builtin:
+            self.gateway.workspaces.get(slug)
+        own = Rates(self.gateway.engine).workspace(slug)
+        return JSONResponse(
+            {"rate_per_minute": own, "effective_rate_per_minute": effective(None, own)}
+        )
+
+    async def set_rate_limit(self, request: Request) -> Response:
+        """
+        summary: Set the workspace's rate limit per token (null for the gateway's default)
+        requestBody:
+          schema: {type: object, required: [rate_per_minute],
+            properties: {rate_per_minute: {type: integer, nullable: true, minimum: 1,
+              maximum: 1000000000}}}
+        """
+        slug = _slug(request)
+        self.gateway.workspaces.get(slug)
+        body = await json_body(request)
+        if "rate_per_minute" not in body:
+            raise ApiError(400, "bad_request", "rate_per_minute: calls a minute, or null")
+        rate = check_rate(body["rate_per_minute"], "rate_per_minute")
+        Rates(self.gateway.engine).set_workspace(slug, rate)
+        return JSONResponse(
+            {"rate_per_minute": rate, "effective_rate_per_minute": effective(None, rate)}
+        )
 
     async def revoke_token(self, request: Request) -> Response:
         """

@@ -71,7 +71,25 @@ def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
+def add_rate(parser: argparse.ArgumentParser, cleared: str) -> None:
+    given = parser.add_mutually_exclusive_group()
+    given.add_argument(
+        "--calls-per-minute", type=int, metavar="N", help="tool calls a minute per token"
+    )
+    given.add_argument("--clear", action="store_true", help=f"back to {cleared}")
+
+
 # ------------------------------------------------------------------------------------ helpers
+
+
+def rate_value(args: argparse.Namespace) -> int | None:
+    """The rate `add_rate`'s options give: a number, or None for --clear."""
+    from engine.gateway.rates import check_rate
+
+    if args.calls_per_minute is None and not args.clear:
+        raise UsageError("give --calls-per-minute N, or --clear")
+    with gateway_errors():
+        return check_rate(None if args.clear else args.calls_per_minute, "--calls-per-minute")
 
 
 def open_gateway(args: argparse.Namespace) -> Gateway:
@@ -222,6 +240,15 @@ def _register_workspace(subparsers: Any) -> None:
     add_db(delete)
     delete.set_defaults(handler=delete_workspace)
 
+    limit = verbs.add_parser(
+        "rate-limit",
+        help="tool calls a minute per token in a workspace (shown when no value is given)",
+    )
+    add_workspace(limit)
+    add_rate(limit, "the gateway's default")
+    add_json(limit)
+    limit.set_defaults(handler=workspace_rate_limit)
+
 
 def _workspace_record(workspace: Any) -> dict[str, Any]:
     return {"slug": workspace.slug, "name": workspace.name, "created_at": workspace.created_at}
@@ -299,4 +326,25 @@ def delete_workspace(args: argparse.Namespace) -> int:
     with gateway_errors():
         gateway.workspaces.delete(slug)
     print(f"deleted workspace {slug}")
+    return 0
+
+
+def workspace_rate_limit(args: argparse.Namespace) -> int:
+    """Set (or clear) a workspace's rate limit per token, and show it."""
+    from engine.gateway.rates import Rates, effective
+
+    gateway = open_gateway(args)
+    slug = check_workspace(gateway, args.workspace)
+    rates = Rates(gateway.engine)
+    if args.calls_per_minute is not None or args.clear:
+        value = rate_value(args)
+        with gateway_errors(hint="a built-in workspace keeps the default"):
+            rates.set_workspace(slug, value)
+    own = rates.workspace(slug)
+    rate = effective(None, own)
+    if args.json:
+        print_json({"workspace": slug, "rate_per_minute": own, "effective_rate_per_minute": rate})
+    else:
+        source = "the default" if own is None else "set for the workspace"
+        print(f"workspace {slug}: {rate} tool calls a minute per token ({source})")
     return 0

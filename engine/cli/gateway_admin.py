@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from engine.cli.gateway import (
     print_table,
     when,
 )
+from engine.cli.gateway_rates import rate_text, register_token
 from engine.cli.gateway_servers import missing_secrets, secret_references
 
 ROLES = ("admin", "developer", "viewer")
@@ -88,6 +90,12 @@ def _register_token(subparsers: Any) -> None:
     create.add_argument("--member", required=True, metavar="M", help="who it is for")
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--expires", metavar="D", help="e.g. 30d, 12h, 90m, 3600s (default never)")
+    create.add_argument(
+        "--rate",
+        type=int,
+        metavar="N",
+        help="its own tool calls a minute (default: the workspace's)",
+    )
     add_json(create)
     create.set_defaults(handler=create_token)
 
@@ -101,8 +109,12 @@ def _register_token(subparsers: Any) -> None:
     add_workspace(revoke)
     revoke.set_defaults(handler=revoke_token)
 
+    register_token(verbs)
 
-def _token_record(info: Any, now: float) -> dict[str, Any]:
+
+def _token_record(info: Any, now: float, workspace_rate: int | None) -> dict[str, Any]:
+    from engine.gateway.rates import effective
+
     return {
         "id": info.id,
         "member": info.member,
@@ -112,20 +124,34 @@ def _token_record(info: Any, now: float) -> dict[str, Any]:
         "expires_at": info.expires_at,
         "revoked_at": info.revoked_at,
         "last_used_at": info.last_used_at,
+        "rate_per_minute": info.rate_per_minute,
+        "effective_rate_per_minute": effective(info.rate_per_minute, workspace_rate),
+        "rate": rate_text(info.rate_per_minute, workspace_rate),
     }
 
 
 def create_token(args: argparse.Namespace) -> int:
     gateway = open_gateway(args)
     workspace = check_workspace(gateway, args.workspace)
+    from engine.gateway.rates import Rates, check_rate
+
     expires = duration(args.expires) if args.expires else None
+    rates = Rates(gateway.engine)
     with gateway_errors():
+        rate = check_rate(args.rate, "--rate")
         info, token = gateway.tokens.create(workspace, args.member, args.role, expires)
+        if rate is not None:
+            rates.set_token(workspace, info.id, rate)
+            info = replace(info, rate_per_minute=rate)
+    record = _token_record(info, time.time(), rates.workspace(workspace))
     if args.json:
-        print_json({**_token_record(info, time.time()), "workspace": workspace, "token": token})
+        print_json({**record, "workspace": workspace, "token": token})
         return 0
     until = when(info.expires_at, "never")
-    print(f"token {info.id} for {info.member} ({info.role}) in {workspace}, expires {until}:")
+    print(
+        f"token {info.id} for {info.member} ({info.role}) in {workspace}, expires {until}, "
+        f"rate {record['rate']}:"
+    )
     print(token)
     print("it is not shown again: copy it now", file=sys.stderr)
     return 0
@@ -134,8 +160,11 @@ def create_token(args: argparse.Namespace) -> int:
 def list_tokens(args: argparse.Namespace) -> int:
     gateway = open_gateway(args)
     workspace = check_workspace(gateway, args.workspace)
+    from engine.gateway.rates import Rates
+
     now = time.time()
-    records = [_token_record(info, now) for info in gateway.tokens.all(workspace)]
+    workspace_rate = Rates(gateway.engine).workspace(workspace)
+    records = [_token_record(info, now, workspace_rate) for info in gateway.tokens.all(workspace)]
     if args.json:
         print_json(records)
         return 0
@@ -148,10 +177,12 @@ def list_tokens(args: argparse.Namespace) -> int:
             when(r["created_at"]),
             when(r["expires_at"], "never"),
             when(r["last_used_at"], "never"),
+            r["rate"],
         ]
         for r in records
     ]
-    print_table(["ID", "MEMBER", "ROLE", "STATE", "CREATED", "EXPIRES", "LAST USED"], rows)
+    headers = ["ID", "MEMBER", "ROLE", "STATE", "CREATED", "EXPIRES", "LAST USED", "RATE"]
+    print_table(headers, rows)
     return 0
 
 

@@ -5,7 +5,8 @@ Before any MCP message is read, a request must come with an allowed Host and Ori
 DNS rebinding), for a workspace that exists, with a valid bearer token of that workspace (checked
 on every request, so a revoked or expired token cuts off a connected client at its next request;
 both read from the database only after it changed, engine.gateway.fresh) and within its token's
-rate limit; an address sending bad tokens gets 429 after a few
+rate limit (engine.gateway.rates: the token's, else its workspace's, else this app's default;
+buckets kept in this process); an address sending bad tokens gets 429 after a few
 (engine.httpguard.FailedAuth), and a body past 16 MiB gets 413 (engine.api.limits).
 """
 
@@ -32,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from engine import __version__
 from engine.api.limits import BodyLimit, BodyLimits
 from engine.gateway.core import Gateway, ToolNotFound
+from engine.gateway.rates import DEFAULT_PER_MINUTE, Rates
 from engine.gateway.tokens import PREFIX, AuthError, Forbidden, Member, RateLimiter
 from engine.gateway.upstream import UpstreamError
 from engine.gateway.workspaces import NotFound
@@ -74,12 +76,13 @@ class GatewayApp:
         *,
         hosts: Iterable[str] = LOCAL_HOSTS,
         origins: Iterable[str] = (),
-        rate_per_minute: int = 120,
+        rate_per_minute: int = DEFAULT_PER_MINUTE,
         watch_interval_s: float = 2.0,
     ) -> None:
         self.gateway = gateway
         self.host_check = HostCheck(hosts, origins)
         self.limiter = RateLimiter(rate_per_minute)
+        self.rates = Rates(gateway.engine)
         self.failed = FailedAuth.from_environment()
         self.watch_interval_s = watch_interval_s
         self._sessions: dict[str, dict[str, Any]] = {}  # slug -> MCP session id -> session
@@ -140,15 +143,20 @@ class GatewayApp:
             return slug in self.gateway.builtin
         return True
 
-    async def member(self, token: str | None, slug: str) -> Member:
-        """The member a bearer token stands for, its stored token read once per change of the
-        database (engine.gateway.fresh) and its state checked against the clock every time."""
-        tokens = self.gateway.tokens
+    async def member(self, token: str | None, slug: str) -> tuple[Member, int]:
+        """The member a bearer token stands for and the token's rate limit (its own, else its
+        workspace's, else this app's), its stored token and workspace read once per change of
+        the database (engine.gateway.fresh) and its state checked against the clock every time."""
+        tokens, fresh = self.gateway.tokens, self.gateway.fresh
         if not token or not token.startswith(PREFIX):
-            return tokens.authenticate(token, slug)  # refused before any read
+            return tokens.authenticate(token, slug), 0  # refused before any read
         key = ("token", slug, hashlib.sha256(token.encode()).hexdigest())
-        info = await self.gateway.fresh.get(key, lambda: tokens.find(token, slug))
-        return tokens.admit(info, slug)
+        info = await fresh.get(key, lambda: tokens.find(token, slug))
+        member = tokens.admit(info, slug)
+        rate = info.rate_per_minute
+        if rate is None:
+            rate = await fresh.get(("rate", slug), lambda: self.rates.workspace(slug))
+        return member, self.limiter.per_minute if rate is None else rate
 
     # ------------------------------------------------------------------------------ handlers
 
@@ -248,7 +256,7 @@ class _Guard:
         authorization = headers.get("authorization", "")
         token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
         try:
-            member = await owner.member(token, slug)
+            member, per_minute = await owner.member(token, slug)
         except AuthError as exc:
             wait = owner.failed.failed(client_address(scope)) if token else 0
             if wait:
@@ -256,7 +264,7 @@ class _Guard:
             response = _error(401, "unauthorized", str(exc))
             response.headers["WWW-Authenticate"] = 'Bearer realm="aerostudio"'
             return response
-        wait = owner.limiter.take(member.token_id)
+        wait = owner.limiter.take(member.token_id, per_minute=per_minute)
         if wait > 0:
             response = _error(429, "rate_limited", "too many requests for this token")
             response.headers["Retry-After"] = str(math.ceil(wait))

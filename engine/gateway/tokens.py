@@ -57,6 +57,7 @@ class TokenInfo:
     revoked_at: float | None
     last_used_at: float | None
     workspaces: tuple[str, ...] | None = None  # a server member's; None for all (admins)
+    rate_per_minute: int | None = None  # its own rate limit; None: its workspace's
 
     def state(self, now: float) -> str:
         if self.revoked_at is not None:
@@ -84,6 +85,7 @@ def _info(row: sa.Row) -> TokenInfo:  # type: ignore[type-arg]
         _member_workspaces(row.role, columns.get("workspaces"))
         if "workspaces" in columns
         else None,
+        columns.get("rate_per_minute"),
     )
 
 
@@ -260,18 +262,20 @@ def may_call(member: Member, read_only: bool) -> bool:
 
 
 class RateLimiter:
-    """A token bucket per token: `per_minute` calls, refilled continuously."""
+    """A token bucket per token: `per_minute` calls (unless a call gives its token's own),
+    refilled continuously; in this process only."""
 
     def __init__(self, per_minute: int = 120) -> None:
         self.per_minute = per_minute
         self._buckets: dict[str, tuple[float, float]] = {}
 
-    def take(self, key: str, now: float | None = None) -> float:
+    def take(self, key: str, now: float | None = None, per_minute: int | None = None) -> float:
         """0 if the call may go ahead, else the seconds to wait before retrying."""
         now = time.monotonic() if now is None else now
-        rate = self.per_minute / 60.0
-        level, since = self._buckets.get(key, (float(self.per_minute), now))
-        level = min(float(self.per_minute), level + (now - since) * rate)
+        size = float(self.per_minute if per_minute is None else per_minute)
+        rate = size / 60.0
+        level, since = self._buckets.get(key, (size, now))
+        level = min(size, level + (now - since) * rate)
         if level >= 1.0:
             self._buckets[key] = (level - 1.0, now)
             return 0.0

@@ -21,6 +21,8 @@ from engine.store.tables import (
     schedule_ticks,
     server_tokens,
     settings,
+    tokens,
+    workspaces,
 )
 
 Migration = Callable[[sa.Connection], None]
@@ -60,12 +62,20 @@ def _add_member_workspaces(db: sa.Connection) -> None:
     _add_column(db, server_tokens.c.workspaces)
 
 
+def _add_rate_limits(db: sa.Connection) -> None:
+    """Version 6: a rate limit per workspace and per token (none set: the gateway's default,
+    as before)."""
+    _add_column(db, workspaces.c.rate_per_minute)
+    _add_column(db, tokens.c.rate_per_minute)
+
+
 # MIGRATIONS[i] moves version i + 1 to i + 2
 MIGRATIONS: list[Migration] = [
     _add_deployments,
     _add_server_tokens,
     _add_schedules,
     _add_member_workspaces,
+    _add_rate_limits,
 ]
 VERSION = 1 + len(MIGRATIONS)
 

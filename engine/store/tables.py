@@ -15,6 +15,8 @@ workspaces = sa.Table(
     sa.Column("slug", sa.String(64), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    # Tool calls a minute per token, unless the token has its own; none: the gateway's default.
+    sa.Column("rate_per_minute", sa.Integer),
 )
 
 
@@ -70,6 +72,7 @@ tokens = sa.Table(
     sa.Column("expires_at", sa.Float),
     sa.Column("revoked_at", sa.Float),
     sa.Column("last_used_at", sa.Float),
+    sa.Column("rate_per_minute", sa.Integer),  # this token's own; none: its workspace's
 )
 
 server_tokens = sa.Table(
