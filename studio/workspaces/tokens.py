@@ -38,6 +38,15 @@ def role_box() -> QComboBox:
     return box
 
 
+def rate_text(token: dict[str, Any]) -> str:
+    """The tool calls a minute the token may make through the gateway: its own, else its
+    workspace's (`aerostudio workspace rate-limit`), else the default."""
+    rate = token.get("effective_rate_per_minute")
+    if rate is None:  # a server from before rate settings: its fixed default
+        return ""
+    return f"{rate}/min" + (" (own)" if token.get("rate_per_minute") is not None else "")
+
+
 class NewToken(QFrame):
     """The one time a token is visible: Copy puts it on the clipboard and forgets it."""
 
@@ -77,7 +86,9 @@ class TokensTab(WorkspaceTab):
     def __init__(self, tasks: Tasks, status: StatusLine) -> None:
         super().__init__(tasks, status)
         layout = QVBoxLayout(self)
-        self.list = table("Member", "Role", "State", "Created", "Expires", "Last used", "Id")
+        self.list = table(
+            "Member", "Role", "State", "Created", "Expires", "Last used", "Rate", "Id"
+        )
         layout.addWidget(self.list, 1)
         self.new_token = NewToken()
         layout.addWidget(self.new_token)
@@ -117,6 +128,7 @@ class TokensTab(WorkspaceTab):
                 when(token["created_at"]),
                 when(token["expires_at"], "never"),
                 when(token["last_used_at"], "never"),
+                rate_text(token),
                 token["id"],
             ]
             self.list.addTopLevelItem(row(texts, token["id"]))

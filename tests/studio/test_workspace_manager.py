@@ -243,6 +243,7 @@ def test_a_token_is_shown_once_copied_once_and_revoked(qtbot, studio, tmp_path):
             row = tab.list.topLevelItem(0)
             assert [row.text(c) for c in range(3)] == ["ana", "viewer", "active"]
             assert row.text(4) == "never"
+            assert row.text(6) == "120/min"  # the default rate, until one is set
 
             tab.list.setCurrentItem(row)
             click(qtbot, tab.revoke_button)
